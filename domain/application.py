@@ -1,0 +1,115 @@
+"""The thin application layer: the event store, and the aggregates a replay works on."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+
+from domain.elements import Element
+from domain.ids import stream_id
+from domain.portal import Portal
+from domain.simulation import Simulation
+from domain.starter import EPOCH
+from domain.stores import StoreAddress
+from domain.templates import Template
+
+
+class AutostartApplication(Application[UUID]):
+    """The store of every fact: portal, templates, elements, decisions and processes."""
+
+    name = "autostart"
+
+    def __init__(self, store: StoreAddress, env: dict[str, str] | None = None) -> None:
+        self.store = store
+        super().__init__({**store.env, **(env or {})})
+
+    def portal(self) -> Portal:
+        try:
+            portal: Portal = self.repository.get(Portal.create_id())
+        except AggregateNotFoundError:
+            return Portal.open(EPOCH)
+        return portal
+
+    def simulation(self) -> Simulation:
+        try:
+            simulation: Simulation = self.repository.get(Simulation.create_id())
+        except AggregateNotFoundError:
+            return Simulation.begin(EPOCH)
+        return simulation
+
+    def templates(self, portal: Portal) -> list[Template]:
+        ids = sorted(i for ids in portal.templates.values() for i in ids)
+        return [self.repository.get(stream_id("template", i)) for i in ids]
+
+    def element(self, name: str) -> Element | None:
+        try:
+            element: Element = self.repository.get(Element.create_id(name))
+        except AggregateNotFoundError:
+            return None
+        return element
+
+    def position(self) -> int:
+        """The last notification id in the store (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def truncate(self, position: int) -> None:
+        """Removes every event recorded after `position`: a refused replay leaves no trace."""
+        recorder: Any = self.recorder
+        if self.store.kind == "memory":
+            return
+        table = recorder.events_table_name
+        with recorder.datastore.transaction(commit=True) as cursor:
+            if self.store.kind == "sqlite":
+                cursor.execute(f"DELETE FROM {table} WHERE rowid > ?", (position,))
+            else:
+                schema = recorder.datastore.schema
+                cursor.execute(
+                    f'DELETE FROM "{schema}"."{table}" WHERE notification_id > %s', (position,)
+                )
+
+
+class Workspace:
+    """The elements a replay works on: unsaved ones, then recently used ones, then the store."""
+
+    def __init__(self, app: AutostartApplication, cache_size: int = 20_000) -> None:
+        self.app = app
+        self.cache_size = cache_size
+        self.touched: dict[str, Element] = {}
+        self.cache: OrderedDict[str, Element] = OrderedDict()
+
+    def get(self, name: str) -> Element | None:
+        element = self.touched.get(name)
+        if element is not None:
+            return element
+        element = self.cache.pop(name, None)
+        if element is None:
+            element = self.app.element(name)
+            if element is None:
+                return None
+        self.touched[name] = element
+        return element
+
+    def add(self, element: Element) -> None:
+        self.touched[element.name] = element
+
+    def flush(self, *others: Portal | Simulation | Template) -> int:
+        """Saves every pending event in one transaction; returns how many were saved."""
+        aggregates = [a for a in (*self.touched.values(), *others) if a.pending_events]
+        count = sum(len(a.pending_events) for a in aggregates)
+        if aggregates:
+            self.app.save(*aggregates)
+        for name, element in self.touched.items():
+            self.cache[name] = element
+            self.cache.move_to_end(name)
+        self.touched.clear()
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        return count
+
+
+def now_or(at: datetime | None) -> datetime:
+    return at or EPOCH

@@ -1,0 +1,240 @@
+"""A CRM item, Feed or list element, or Drive file: its changes, decisions and processes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.ids import stream_id
+
+
+class Element(Aggregate):
+    """One Bitrix element; the per-document limit and queue live here, with the decisions."""
+
+    class Created(Aggregate.Created):
+        name: str
+        line: int
+        depth: int
+        channel: str
+        actor: str | None
+        fields: dict[str, Any]
+        parameters: dict[str, Any]
+        cause: str | None
+
+    class Changed(Aggregate.Event):
+        line: int
+        depth: int
+        channel: str
+        actor: str | None
+        changed: dict[str, Any]
+        parameters: dict[str, Any]
+        cause: str | None
+
+        def apply(self, element: Element) -> None:
+            element.revision += 1
+
+    class Deleted(Aggregate.Event):
+        line: int
+        actor: str | None
+
+        def apply(self, element: Element) -> None:
+            element.deleted = True
+
+    class Decided(Aggregate.Event):
+        line: int
+        depth: int
+        revision: int
+        trigger: str
+        channel: str
+        template: int
+        template_version: int
+        outcome: str
+        reason: str
+        process: str | None
+        checks: list[dict[str, Any]]
+
+        def apply(self, element: Element) -> None:
+            if self.process is not None:
+                element.processes += 1
+
+    class ProcessQueued(Aggregate.Event):
+        process: str
+        template: int
+        template_version: int
+        duration: int
+        actions: list[dict[str, Any]]
+        line: int
+        depth: int
+
+        def apply(self, element: Element) -> None:
+            element.queue.append(
+                {
+                    "process": self.process,
+                    "template": self.template,
+                    "template_version": self.template_version,
+                    "duration": self.duration,
+                    "actions": self.actions,
+                    "line": self.line,
+                    "depth": self.depth,
+                }
+            )
+
+    class ProcessStarted(Aggregate.Event):
+        process: str
+        template: int
+        template_version: int
+        from_queue: bool
+        ends_at: datetime
+
+        def apply(self, element: Element) -> None:
+            if self.from_queue:
+                element.queue = [q for q in element.queue if q["process"] != self.process]
+            element.running[self.process] = self.ends_at
+
+    class ProcessCompleted(Aggregate.Event):
+        process: str
+
+        def apply(self, element: Element) -> None:
+            del element.running[self.process]
+
+    class ProcessDropped(Aggregate.Event):
+        process: str
+        reason: str
+
+        def apply(self, element: Element) -> None:
+            element.queue = [q for q in element.queue if q["process"] != self.process]
+
+    class ProcessTerminated(Aggregate.Event):
+        process: str
+        reason: str
+
+        def apply(self, element: Element) -> None:
+            del element.running[self.process]
+
+    class CascadeHalted(Aggregate.Event):
+        line: int
+        depth: int
+        chain: list[dict[str, Any]]
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return stream_id("element", name)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        line: int,
+        depth: int,
+        channel: str,
+        actor: str | None,
+        fields: dict[str, Any],
+        parameters: dict[str, Any],
+        cause: str | None,
+    ) -> None:
+        self.name = name
+        self.revision = 1
+        self.deleted = False
+        self.processes = 0
+        self.running: dict[str, datetime] = {}
+        self.queue: list[dict[str, Any]] = []
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        at: datetime,
+        *,
+        line: int,
+        depth: int,
+        channel: str,
+        actor: str | None = None,
+        fields: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        cause: str | None = None,
+    ) -> Element:
+        return cls._create(
+            cls.Created,
+            timestamp=at,
+            name=name,
+            line=line,
+            depth=depth,
+            channel=channel,
+            actor=actor,
+            fields=fields or {},
+            parameters=parameters or {},
+            cause=cause,
+        )
+
+    def change(
+        self,
+        at: datetime,
+        *,
+        line: int,
+        depth: int,
+        channel: str,
+        changed: dict[str, Any],
+        actor: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        cause: str | None = None,
+    ) -> None:
+        self.trigger_event(
+            self.Changed,
+            timestamp=at,
+            line=line,
+            depth=depth,
+            channel=channel,
+            actor=actor,
+            changed=changed,
+            parameters=parameters or {},
+            cause=cause,
+        )
+
+    def delete(self, at: datetime, *, line: int, actor: str | None) -> None:
+        self.trigger_event(self.Deleted, timestamp=at, line=line, actor=actor)
+
+    def next_process(self) -> str:
+        return f"{self.name}#{self.processes + 1}"
+
+    def decide(self, at: datetime, **decision: Any) -> None:
+        self.trigger_event(self.Decided, timestamp=at, revision=self.revision, **decision)
+
+    def queue_process(self, at: datetime, **queued: Any) -> None:
+        self.trigger_event(self.ProcessQueued, timestamp=at, **queued)
+
+    def start_process(
+        self,
+        at: datetime,
+        *,
+        process: str,
+        template: int,
+        template_version: int,
+        from_queue: bool,
+        ends_at: datetime,
+    ) -> None:
+        self.trigger_event(
+            self.ProcessStarted,
+            timestamp=at,
+            process=process,
+            template=template,
+            template_version=template_version,
+            from_queue=from_queue,
+            ends_at=ends_at,
+        )
+
+    def complete_process(self, at: datetime, process: str) -> None:
+        self.trigger_event(self.ProcessCompleted, timestamp=at, process=process)
+
+    def drop_process(self, at: datetime, process: str, reason: str) -> None:
+        self.trigger_event(self.ProcessDropped, timestamp=at, process=process, reason=reason)
+
+    def terminate_process(self, at: datetime, process: str, reason: str) -> None:
+        self.trigger_event(self.ProcessTerminated, timestamp=at, process=process, reason=reason)
+
+    def halt_cascade(
+        self, at: datetime, *, line: int, depth: int, chain: list[dict[str, Any]]
+    ) -> None:
+        self.trigger_event(self.CascadeHalted, timestamp=at, line=line, depth=depth, chain=chain)

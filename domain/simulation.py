@@ -1,0 +1,81 @@
+"""The simulated clock's bookkeeping: where each replay into the store started and ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.ids import stream_id
+
+
+class Simulation(Aggregate):
+    """Replays into one store, and what the next replay needs to carry on where one stopped."""
+
+    class Begun(Aggregate.Created):
+        pass
+
+    class ReplayStarted(Aggregate.Event):
+        source: str
+        position: int
+
+        def apply(self, simulation: Simulation) -> None:
+            simulation.open_replay = self.position
+
+    class ReplayFinished(Aggregate.Event):
+        source: str
+        lines: int
+        clock: datetime | None
+        last_ids: dict[str, int]
+        agenda: list[list[Any]]
+        queues: list[str]
+
+        def apply(self, simulation: Simulation) -> None:
+            simulation.open_replay = None
+            simulation.clock = self.clock
+            simulation.last_ids = dict(self.last_ids)
+            simulation.agenda = [list(entry) for entry in self.agenda]
+            simulation.queues = list(self.queues)
+
+    @staticmethod
+    def create_id() -> UUID:
+        return stream_id("simulation")
+
+    def __init__(self) -> None:
+        self.open_replay: int | None = None
+        self.clock: datetime | None = None
+        self.last_ids: dict[str, int] = {}
+        self.agenda: list[list[Any]] = []
+        self.queues: list[str] = []
+
+    @classmethod
+    def begin(cls, at: datetime) -> Simulation:
+        return cls._create(cls.Begun, timestamp=at)
+
+    def start_replay(self, source: str, position: int, at: datetime) -> None:
+        """`position` is the store's last notification id before this replay wrote anything."""
+        self.trigger_event(self.ReplayStarted, timestamp=at, source=source, position=position)
+
+    def finish_replay(
+        self,
+        *,
+        source: str,
+        lines: int,
+        clock: datetime | None,
+        last_ids: dict[str, int],
+        agenda: list[list[Any]],
+        queues: list[str],
+        at: datetime,
+    ) -> None:
+        self.trigger_event(
+            self.ReplayFinished,
+            timestamp=at,
+            source=source,
+            lines=lines,
+            clock=clock,
+            last_ids=last_ids,
+            agenda=agenda,
+            queues=queues,
+        )

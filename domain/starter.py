@@ -1,0 +1,577 @@
+"""The starter: applies adds and changes, decides every template, keeps limits, queues, time."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from domain.configs import TemplateConfig
+from domain.elements import Element
+from domain.errors import TrafficError
+from domain.portal import Portal
+from domain.rules import Change, Situation, decide
+from domain.simulation import Simulation
+from domain.templates import Template
+from domain.vocabulary import (
+    DocumentType,
+    ElementName,
+    Outcome,
+    ProcessEnd,
+    Trigger,
+    document_type,
+    element_name,
+)
+
+MAX_CASCADE_DEPTH = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One row of the SPEC's decision output."""
+
+    line: int
+    depth: int
+    at: datetime
+    element: str
+    trigger: str
+    channel: str
+    template: int
+    template_version: int
+    outcome: str
+    reason: str
+    process: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "depth": self.depth,
+            "at": self.at.isoformat(),
+            "element": self.element,
+            "trigger": self.trigger,
+            "channel": self.channel,
+            "template": self.template,
+            "template_version": self.template_version,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "process": self.process,
+        }
+
+
+class Elements(Protocol):
+    """Where the starter finds elements and puts new ones (the application supplies it)."""
+
+    def get(self, name: str) -> Element | None: ...
+
+    def add(self, element: Element) -> None: ...
+
+
+@dataclass(slots=True)
+class _Execution:
+    """One root of work: a traffic line, or a queued instance that starts later."""
+
+    line: int
+    chain: list[dict[str, Any]] = field(default_factory=list)
+    halted: bool = False
+
+
+class Starter:
+    """Bitrix24's auto-start, applied to a stream of commands on a simulated clock."""
+
+    def __init__(
+        self,
+        portal: Portal,
+        templates: Iterable[Template],
+        simulation: Simulation,
+        elements: Elements,
+        *,
+        on_decision: Callable[[Decision], None],
+        on_warning: Callable[[str], None],
+        max_depth: int = MAX_CASCADE_DEPTH,
+    ) -> None:
+        self.portal = portal
+        self.templates = {t.template: t for t in templates}
+        self.elements = elements
+        self.on_decision = on_decision
+        self.on_warning = on_warning
+        self.max_depth = max_depth
+        self.clock: datetime | None = simulation.clock
+        self.last_ids = dict(simulation.last_ids)
+        self.agenda: list[tuple[datetime, str, int, str]] = [
+            (due, name, number, process) for due, name, number, process in simulation.agenda
+        ]
+        heapq.heapify(self.agenda)
+        self.queues = set(simulation.queues)
+        self.by_type: dict[str, list[Template]] = {}
+        for dt, ids in portal.templates.items():
+            self.by_type[dt] = [self.templates[i] for i in sorted(ids)]
+
+    # Time
+
+    def tick(self, at: datetime) -> None:
+        """Moves the clock to `at`: completions and queued starts due by then happen first."""
+        if self.clock is not None and at < self.clock:
+            raise TrafficError(
+                "at", f"a time at or after {self.clock.isoformat()} (times never decrease)", at
+            )
+        while self.agenda and self.agenda[0][0] <= at:
+            due, name, _, process = heapq.heappop(self.agenda)
+            element = self.elements.get(name)
+            if element is None or process not in element.running:
+                continue  # terminated when its document was deleted
+            self.clock = due
+            element.complete_process(due, process)
+            self._drain(element, due)
+        self.clock = at
+
+    @property
+    def now(self) -> datetime:
+        return self.clock or EPOCH
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What the next replay into the same store needs to carry on."""
+        return {
+            "clock": self.clock,
+            "last_ids": dict(sorted(self.last_ids.items())),
+            "agenda": [list(entry) for entry in sorted(self.agenda)],
+            "queues": sorted(self.queues),
+        }
+
+    # Settings
+
+    def change_portal(self, changes: dict[str, Any], *, actor: str | None, line: int) -> None:
+        self.portal.change_settings(changes, self.now, actor, line)
+        for name in sorted(self.queues):
+            element = self.elements.get(name)
+            if element is not None:
+                self._drain(element, self.now)
+
+    def configure_container(
+        self, doc_type: str, enabled: bool, *, actor: str | None, line: int
+    ) -> None:
+        self.portal.configure_container(doc_type, enabled, self.now, actor, line)
+
+    def configure_template(
+        self, template_id: int, given: dict[str, Any], *, actor: str | None
+    ) -> TemplateConfig:
+        at = self.now
+        template = self.templates.get(template_id)
+        stamp: dict[str, Any] = {"changed_by": actor, "changed_at": at.isoformat()}
+        if template is None:
+            for required in ("document_type", "auto_execute"):
+                if required not in given:
+                    raise TrafficError(required, "a value on the first line of a template")
+            config = TemplateConfig(
+                template=template_id,
+                document_type=given["document_type"],
+                version=1,
+                auto_execute=given["auto_execute"],
+                active=given.get("active", True),
+                parameters=tuple(given.get("parameters", ())),
+                constants=tuple(given.get("constants", ())),
+                duration_s=given.get("duration", 0),
+                actions=tuple(given.get("actions", ())),
+                **stamp,
+            )
+            template = Template.register(config, at)
+            self.templates[template_id] = template
+            self.portal.add_template(template_id, config.document_type, at)
+            siblings = self.by_type.setdefault(config.document_type, [])
+            siblings.append(template)
+            siblings.sort(key=lambda t: t.template)
+            return config
+        old = template.config
+        if given.get("document_type", old.document_type) != old.document_type:
+            raise TrafficError(
+                "document_type",
+                f"'{old.document_type}' (a template's document type never changes)",
+                given["document_type"],
+            )
+        changes: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
+        }
+        if "duration" in changes:
+            changes["duration_s"] = changes.pop("duration")
+        changes.pop("document_type", None)
+        config = replace(old, version=old.version + 1, **changes, **stamp)
+        template.reconfigure(config, sorted(given), at)
+        return config
+
+    # Documents
+
+    def create(
+        self,
+        name: str,
+        *,
+        channel: str,
+        line: int,
+        actor: str | None = None,
+        fields: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        field_name: str = "element",
+    ) -> None:
+        parsed = element_name(name)
+        self._check_channel(parsed.document_type, channel, Trigger.ADD)
+        self._check_new(name, field_name)
+        self._add(
+            parsed,
+            channel,
+            _Execution(line),
+            0,
+            actor=actor,
+            fields=fields or {},
+            parameters=parameters or {},
+            cause=None,
+        )
+
+    def import_batch(
+        self, doc_type: str, names: list[str], *, line: int, actor: str | None = None
+    ) -> None:
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            where = f"elements[{index}]"
+            if element_name(name).document_type.name != doc_type:
+                raise TrafficError(where, f"an element of the document type '{doc_type}'", name)
+            if name in seen:
+                raise TrafficError(where, "an element not already in this import", name)
+            seen.add(name)
+            self._check_new(name, where)
+        for name in names:
+            self._add(
+                element_name(name),
+                "import",
+                _Execution(line),
+                0,
+                actor=actor,
+                fields={},
+                parameters={},
+                cause=None,
+            )
+
+    def update(
+        self,
+        name: str,
+        *,
+        channel: str,
+        changed: dict[str, Any],
+        line: int,
+        actor: str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        parsed = element_name(name)
+        self._check_channel(parsed.document_type, channel, Trigger.CHANGE)
+        element = self._existing(name)
+        self._change(
+            element,
+            parsed.document_type,
+            channel,
+            changed,
+            execution=_Execution(line),
+            depth=0,
+            actor=actor,
+            parameters=parameters or {},
+            cause=None,
+        )
+
+    def delete(self, name: str, *, line: int, actor: str | None = None) -> None:
+        element = self._existing(name)
+        at = self.now
+        for queued in list(element.queue):
+            element.drop_process(at, queued["process"], ProcessEnd.DOCUMENT_DELETED)
+        for process in sorted(element.running, key=_process_number):
+            element.terminate_process(at, process, ProcessEnd.DOCUMENT_DELETED)
+        self.queues.discard(name)
+        element.delete(at, line=line, actor=actor)
+
+    # Checks of the traffic against the state
+
+    def _check_channel(self, doc_type: DocumentType, channel: str, trigger: Trigger) -> None:
+        if not doc_type.allows(channel, trigger):
+            op = "create" if trigger is Trigger.ADD else "update"
+            raise TrafficError(
+                "channel",
+                f"one of {', '.join(doc_type.channels(trigger))} "
+                f"(for a {doc_type.module.value} {doc_type.entity} on {op})",
+                channel,
+            )
+        settings = self.portal.settings
+        if channel == "email" and not settings.email_integration:
+            raise TrafficError("channel", "a channel other than email (e-mail integration is off)")
+        if channel == "call" and not settings.telephony:
+            raise TrafficError("channel", "a channel other than call (telephony is off)")
+
+    def _check_new(self, name: str, field_name: str) -> None:
+        if self.elements.get(name) is not None:
+            raise TrafficError(
+                field_name, "an element that never existed (ids are never reused)", name
+            )
+
+    def _existing(self, name: str) -> Element:
+        element = self.elements.get(name)
+        if element is None or element.deleted:
+            state = "was deleted" if element is not None else "does not exist"
+            raise TrafficError("element", f"an existing element ({name} {state})", name)
+        return element
+
+    # Rounds and cascades
+
+    def _add(
+        self,
+        parsed: ElementName,
+        channel: str,
+        execution: _Execution,
+        depth: int,
+        *,
+        actor: str | None,
+        fields: dict[str, Any],
+        parameters: dict[str, Any],
+        cause: str | None,
+    ) -> None:
+        name, dt = str(parsed), parsed.document_type
+        element = Element.create(
+            name,
+            self.now,
+            line=execution.line,
+            depth=depth,
+            channel=channel,
+            actor=actor,
+            fields=fields,
+            parameters=parameters,
+            cause=cause,
+        )
+        self.elements.add(element)
+        self.last_ids[dt.name] = max(self.last_ids.get(dt.name, 0), parsed.id)
+        change = Change(dt, Trigger.ADD, channel, tuple(fields), parameters)
+        self._round(element, change, execution, depth)
+
+    def _change(
+        self,
+        element: Element,
+        dt: DocumentType,
+        channel: str,
+        changed: dict[str, Any],
+        *,
+        execution: _Execution,
+        depth: int,
+        actor: str | None,
+        parameters: dict[str, Any],
+        cause: str | None,
+    ) -> None:
+        element.change(
+            self.now,
+            line=execution.line,
+            depth=depth,
+            channel=channel,
+            changed=changed,
+            actor=actor,
+            parameters=parameters,
+            cause=cause,
+        )
+        change = Change(dt, Trigger.CHANGE, channel, tuple(changed), parameters)
+        self._round(element, change, execution, depth)
+
+    def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> None:
+        """Decides every template of the type in ascending id, then runs what started."""
+        at, settings = self.now, self.portal.settings
+        container = self.portal.container_enabled(change.document_type.name)
+        started: list[tuple[TemplateConfig, str]] = []
+        for template in self.by_type.get(change.document_type.name, ()):
+            config = template.config
+            verdict = decide(change, config, Situation(settings, container, len(element.running)))
+            holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
+            process = element.next_process() if holds_process else None
+            element.decide(
+                at,
+                line=execution.line,
+                depth=depth,
+                trigger=change.trigger.value,
+                channel=change.channel,
+                template=config.template,
+                template_version=config.version,
+                outcome=verdict.outcome.value,
+                reason=verdict.reason.value,
+                process=process,
+                checks=[check.as_dict() for check in verdict.checks],
+            )
+            self.on_decision(
+                Decision(
+                    execution.line,
+                    depth,
+                    at,
+                    element.name,
+                    change.trigger.value,
+                    change.channel,
+                    config.template,
+                    config.version,
+                    verdict.outcome.value,
+                    verdict.reason.value,
+                    process,
+                )
+            )
+            if process is None:
+                continue
+            if verdict.outcome is Outcome.STARTED:
+                self._launch(
+                    element,
+                    process,
+                    config.template,
+                    config.version,
+                    config.duration_s,
+                    from_queue=False,
+                )
+                started.append((config, process))
+            else:
+                element.queue_process(
+                    at,
+                    process=process,
+                    template=config.template,
+                    template_version=config.version,
+                    duration=config.duration_s,
+                    actions=list(config.actions),
+                    line=execution.line,
+                    depth=depth,
+                )
+                self.queues.add(element.name)
+        for config, process in started:
+            if execution.halted:
+                return
+            step = {
+                "depth": depth,
+                "element": element.name,
+                "trigger": change.trigger.value,
+                "channel": change.channel,
+                "template": config.template,
+                "process": process,
+            }
+            execution.chain.append(step)
+            self._act(
+                element,
+                change.document_type,
+                list(config.actions),
+                process,
+                execution=execution,
+                depth=depth,
+            )
+            execution.chain.pop()
+
+    def _launch(
+        self,
+        element: Element,
+        process: str,
+        template: int,
+        version: int,
+        duration_s: int,
+        *,
+        from_queue: bool,
+    ) -> None:
+        at = self.now
+        ends_at = at + timedelta(seconds=duration_s)
+        element.start_process(
+            at,
+            process=process,
+            template=template,
+            template_version=version,
+            from_queue=from_queue,
+            ends_at=ends_at,
+        )
+        if duration_s == 0:
+            element.complete_process(at, process)
+        else:
+            heapq.heappush(self.agenda, (ends_at, element.name, _process_number(process), process))
+
+    def _act(
+        self,
+        element: Element,
+        dt: DocumentType,
+        actions: list[dict[str, Any]],
+        process: str,
+        *,
+        execution: _Execution,
+        depth: int,
+    ) -> None:
+        """Runs an instance's actions, each a change through the bizproc channel, depth first."""
+        for action in actions:
+            if execution.halted:
+                return
+            if depth + 1 > self.max_depth:
+                self._halt(element, execution, depth + 1)
+                return
+            if "update" in action:
+                self._change(
+                    element,
+                    dt,
+                    "bizproc",
+                    dict(action["update"]),
+                    execution=execution,
+                    depth=depth + 1,
+                    actor=None,
+                    parameters={},
+                    cause=process,
+                )
+            else:
+                new_type = document_type(action["create"])
+                new_id = self.last_ids.get(new_type.name, 0) + 1
+                self._add(
+                    ElementName(new_type, new_id),
+                    "bizproc",
+                    execution,
+                    depth + 1,
+                    actor=None,
+                    fields={},
+                    parameters={},
+                    cause=process,
+                )
+
+    def _halt(self, element: Element, execution: _Execution, depth: int) -> None:
+        execution.halted = True
+        chain = list(execution.chain)
+        element.halt_cascade(self.now, line=execution.line, depth=depth, chain=chain)
+        root = chain[0] if chain else {"element": element.name}
+        self.on_warning(
+            f"line {execution.line}: runaway cascade stopped at depth {depth} on {element.name} "
+            f"(started by {root['element']}; {len(chain)} process-made changes in the chain)"
+        )
+
+    def _drain(self, element: Element, at: datetime) -> None:
+        """Starts the head of the document's queue while a slot is free, first in first out."""
+        limit = self.portal.settings.limit
+        while element.queue and (limit == 0 or len(element.running) < limit):
+            head = element.queue[0]
+            self.clock = at
+            self._launch(
+                element,
+                head["process"],
+                head["template"],
+                head["template_version"],
+                head["duration"],
+                from_queue=True,
+            )
+            execution = _Execution(head["line"])
+            execution.chain.append(
+                {
+                    "depth": head["depth"],
+                    "element": element.name,
+                    "trigger": "queue",
+                    "channel": "queue",
+                    "template": head["template"],
+                    "process": head["process"],
+                }
+            )
+            dt = element_name(element.name).document_type
+            self._act(
+                element,
+                dt,
+                head["actions"],
+                head["process"],
+                execution=execution,
+                depth=head["depth"],
+            )
+        if not element.queue:
+            self.queues.discard(element.name)
+
+
+def _process_number(process: str) -> int:
+    return int(process.rsplit("#", 1)[1])

@@ -1,0 +1,171 @@
+"""The SPEC's words: document types, modules, channels, triggers, outcomes and reason codes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+
+class Module(StrEnum):
+    CRM = "crm"
+    FEED = "feed"
+    LISTS = "lists"
+    DISK = "disk"
+
+
+class Trigger(StrEnum):
+    ADD = "add"
+    CHANGE = "change"
+
+
+class Outcome(StrEnum):
+    STARTED = "started"
+    QUEUED = "queued"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+
+
+class Reason(StrEnum):
+    CHANNEL_IMPORT = "CHANNEL_IMPORT"
+    CHANNEL_INNER = "CHANNEL_INNER"
+    CHANNEL_ROBOT_CONVERSION = "CHANNEL_ROBOT_CONVERSION"
+    CHANNEL_SYSTEM = "CHANNEL_SYSTEM"
+    CHANNEL_DIRECT_API = "CHANNEL_DIRECT_API"
+    ROBOT_STAGE_CHANGE = "ROBOT_STAGE_CHANGE"
+    NO_CHANGES = "NO_CHANGES"
+    REST_LICENCE = "REST_LICENCE"
+    FEATURE_DISABLED = "FEATURE_DISABLED"
+    CONTAINER_DISABLED = "CONTAINER_DISABLED"
+    TEMPLATE_INACTIVE = "TEMPLATE_INACTIVE"
+    NOT_ON_ADD = "NOT_ON_ADD"
+    NOT_ON_CHANGE = "NOT_ON_CHANGE"
+    PARAMETERS_MISMATCH = "PARAMETERS_MISMATCH"
+    PARAMETER_REQUIRED = "PARAMETER_REQUIRED"
+    CONSTANTS_NOT_TUNED = "CONSTANTS_NOT_TUNED"
+    LIMIT_REJECTED = "LIMIT_REJECTED"
+    LIMIT_QUEUED = "LIMIT_QUEUED"
+    AUTO_ON_ADD = "AUTO_ON_ADD"
+    AUTO_ON_CHANGE = "AUTO_ON_CHANGE"
+
+
+class ProcessEnd(StrEnum):
+    """Why a process left the running set or the queue without running to completion."""
+
+    DOCUMENT_DELETED = "DOCUMENT_DELETED"
+
+
+CRM_CLASSIC = ("lead", "deal", "contact", "company")
+CRM_FACTORY = ("quote", "smart_invoice")
+STAGELESS_CRM = ("contact", "company")
+
+BACKGROUND_CHANNELS = frozenset({"call", "web_form", "open_line", "email"})
+
+# Which channels each module's elements can be changed through, per trigger (a dash in the
+# SPEC's table is a channel missing from that trigger's set).
+_CRM_BOTH = (
+    "ui",
+    "lead_conversion",
+    "recurring",
+    "eshop_sync",
+    "rest_item",
+    "open_line",
+    "email",
+    "call",
+    "web_form",
+    "rest",
+    "import",
+    "bizproc",
+    "robot",
+    "system",
+)
+_LISTS_BOTH = ("ui", "feed", "rest", "bizproc", "iblock_api", "import")
+_DISK_BOTH = ("ui", "rest", "sync", "bizproc")
+
+CHANNELS: dict[Module, dict[Trigger, frozenset[str]]] = {
+    Module.CRM: {
+        Trigger.ADD: frozenset((*_CRM_BOTH, "robot_conversion")),
+        Trigger.CHANGE: frozenset((*_CRM_BOTH, "robot_stage_change")),
+    },
+    Module.FEED: {Trigger.ADD: frozenset(_LISTS_BOTH), Trigger.CHANGE: frozenset(_LISTS_BOTH)},
+    Module.LISTS: {Trigger.ADD: frozenset(_LISTS_BOTH), Trigger.CHANGE: frozenset(_LISTS_BOTH)},
+    Module.DISK: {Trigger.ADD: frozenset(_DISK_BOTH), Trigger.CHANGE: frozenset(_DISK_BOTH)},
+}
+
+ALL_CHANNELS = frozenset(
+    c for by_trigger in CHANNELS.values() for cs in by_trigger.values() for c in cs
+)
+
+_DOCUMENT_TYPE = re.compile(
+    r"^(?:crm\.(?:lead|deal|contact|company|quote|smart_invoice|dynamic_[1-9][0-9]*)"
+    r"|(?:feed|lists)\.iblock_[1-9][0-9]*|disk\.storage_[1-9][0-9]*)$"
+)
+_ELEMENT = re.compile(r"^(?P<type>[a-z]+\.[a-z_0-9]+):(?P<id>[1-9][0-9]*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentType:
+    """A Bitrix document type such as `crm.deal` or `disk.storage_1`."""
+
+    name: str
+
+    @property
+    def module(self) -> Module:
+        return Module(self.name.split(".", 1)[0])
+
+    @property
+    def entity(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def is_crm_classic(self) -> bool:
+        return self.module is Module.CRM and self.entity in CRM_CLASSIC
+
+    @property
+    def has_stages(self) -> bool:
+        return not (self.module is Module.CRM and self.entity in STAGELESS_CRM)
+
+    @property
+    def has_container(self) -> bool:
+        """Feed lists, workgroup lists and Drive storages switch business processes on or off."""
+        return self.module is not Module.CRM
+
+    def allows(self, channel: str, trigger: Trigger) -> bool:
+        if channel == "robot_stage_change" and not self.has_stages:
+            return False
+        return channel in CHANNELS[self.module][trigger]
+
+    def channels(self, trigger: Trigger) -> list[str]:
+        return sorted(c for c in CHANNELS[self.module][trigger] if self.allows(c, trigger))
+
+
+def is_document_type(name: str) -> bool:
+    return bool(_DOCUMENT_TYPE.match(name))
+
+
+@lru_cache(maxsize=4096)
+def document_type(name: str) -> DocumentType:
+    """The document type named `name`; raises ValueError when it is not one of the SPEC's."""
+    if not _DOCUMENT_TYPE.match(name):
+        raise ValueError(name)
+    return DocumentType(name)
+
+
+@dataclass(frozen=True, slots=True)
+class ElementName:
+    """`<document type>:<id>`, e.g. `crm.deal:101`."""
+
+    document_type: DocumentType
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.document_type.name}:{self.id}"
+
+
+def element_name(text: str) -> ElementName:
+    """Parses `crm.deal:101`; raises ValueError when it is not an element name."""
+    match = _ELEMENT.match(text)
+    if not match:
+        raise ValueError(text)
+    return ElementName(document_type(match["type"]), int(match["id"]))

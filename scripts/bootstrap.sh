@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Prepares this machine for the test suite: the project in .venv and the PostgreSQL server binaries.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+if [[ ! -x .venv/bin/python ]]; then
+    log "creating .venv"
+    python3 -m venv .venv
+fi
+# pip prints the build backend's warnings even with --quiet: keep its output, show it on failure.
+quietly() {
+    local output
+    output=$(mktemp)
+    if ! "$@" >"$output" 2>&1; then
+        cat "$output" >&2
+        rm -f "$output"
+        log "failed: $*"
+        exit 1
+    fi
+    rm -f "$output"
+}
+
+# Reinstall only when pyproject.toml changed since the last install (delete the stamp to force).
+stamp=.venv/.bootstrap-pyproject.sha256
+if ! sha256sum --check --status "$stamp" 2>/dev/null; then
+    log "installing the project into .venv"
+    quietly .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    quietly .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    sha256sum pyproject.toml >"$stamp"
+fi
+
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+
+as_root() {
+    if [[ $EUID -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        log "PostgreSQL server binaries are missing and this user is not root and has no sudo;"
+        log "ask an administrator to run: apt-get install -y --no-install-recommends postgresql"
+        exit 1
+    fi
+}
+
+# Install only when missing: a plain install after apt-get update upgrades packages needlessly.
+if ! have_postgres; then
+    log "installing the PostgreSQL server"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends postgresql >&2
+    if ! have_postgres; then
+        log "apt-get finished but no /usr/lib/postgresql/*/bin/initdb exists"
+        exit 1
+    fi
+fi
+log "ready"

@@ -1,0 +1,1 @@
+"""Traffic, replays, checks and the command line."""

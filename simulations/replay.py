@@ -1,0 +1,159 @@
+"""Replay: apply a traffic stream to a store, all or nothing, and write its decisions."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from domain.application import AutostartApplication, Workspace
+from domain.errors import TrafficError
+from domain.simulation import Simulation
+from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
+from domain.stores import StoreAddress
+from simulations.traffic import BadLineError, Command, parse_line
+
+BATCH_LINES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    lines: int
+    decisions: int
+    events: int
+    warnings: int
+
+
+def open_store(store: StoreAddress) -> AutostartApplication:
+    if store.path is not None:
+        store.path.parent.mkdir(parents=True, exist_ok=True)
+    return AutostartApplication(store)
+
+
+def replay(
+    app: AutostartApplication,
+    lines: Iterable[str],
+    deliver: Callable[[IO[str]], None],
+    *,
+    source: str = "-",
+    max_depth: int = MAX_CASCADE_DEPTH,
+    batch_lines: int = BATCH_LINES,
+    on_warning: Callable[[str], None] = lambda _: None,
+    on_progress: Callable[[int], None] = lambda _: None,
+) -> ReplaySummary:
+    """Applies every traffic line in order; on a bad line the store is left as it was.
+
+    The decisions are handed to `deliver` (a readable stream of JSON Lines) only once the
+    whole stream has been applied and saved. Raises BadLineError for bad input.
+    """
+    simulation = app.simulation()
+    if simulation.open_replay is not None:
+        # An interrupted replay (killed mid-way) left events behind: take them back.
+        app.truncate(simulation.open_replay)
+        simulation = app.simulation()
+    position = app.position()
+    simulation.start_replay(source, position, simulation.clock or EPOCH)
+    app.save(simulation)
+    try:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            summary = _apply(
+                app, simulation, lines, spool, source, max_depth, batch_lines, on_warning,
+                on_progress,
+            )  # fmt: skip
+            spool.seek(0)
+            deliver(spool)
+    except BaseException:
+        app.truncate(position)
+        raise
+    return summary
+
+
+def _apply(  # noqa: PLR0917
+    app: AutostartApplication,
+    simulation: Simulation,
+    lines: Iterable[str],
+    spool: IO[str],
+    source: str,
+    max_depth: int,
+    batch_lines: int,
+    on_warning: Callable[[str], None],
+    on_progress: Callable[[int], None],
+) -> ReplaySummary:
+    portal = app.portal()
+    templates = app.templates(portal)
+    workspace = Workspace(app)
+    counts = {"decisions": 0, "warnings": 0, "events": 0}
+    dumps = json.dumps
+
+    def record(decision: Decision) -> None:
+        counts["decisions"] += 1
+        spool.write(dumps(decision.as_dict()) + "\n")
+
+    def warn(message: str) -> None:
+        counts["warnings"] += 1
+        on_warning(message)
+
+    starter = Starter(
+        portal, templates, simulation, workspace,
+        on_decision=record, on_warning=warn, max_depth=max_depth,
+    )  # fmt: skip
+    number = 0
+    for number, text in enumerate(lines, start=1):
+        command = parse_line(text, number)
+        if command is None:
+            continue
+        try:
+            _dispatch(starter, command)
+        except TrafficError as error:
+            raise BadLineError.wrap(number, error) from None
+        if number % batch_lines == 0:
+            counts["events"] += workspace.flush(portal, *starter.templates.values())
+            on_progress(number)
+    simulation.finish_replay(source=source, lines=number, at=starter.now, **starter.checkpoint())
+    counts["events"] += workspace.flush(portal, simulation, *starter.templates.values())
+    on_progress(number)
+    return ReplaySummary(number, counts["decisions"], counts["events"], counts["warnings"])
+
+
+def _dispatch(starter: Starter, command: Command) -> None:
+    data, line, actor = command.data, command.line, command.actor
+    if command.at is not None:
+        starter.tick(command.at)
+    op = command.op
+    if op == "portal":
+        starter.change_portal(data, actor=actor, line=line)
+    elif op == "container":
+        starter.configure_container(
+            data["document_type"], data["bizproc_enabled"], actor=actor, line=line
+        )
+    elif op == "template":
+        starter.configure_template(
+            data["template"], {k: v for k, v in data.items() if k != "template"}, actor=actor
+        )
+    elif op == "create":
+        starter.create(
+            data["element"], channel=data["channel"], line=line, actor=actor,
+            fields=data.get("fields"), parameters=data.get("parameters"),
+        )  # fmt: skip
+    elif op == "update":
+        starter.update(
+            data["element"], channel=data["channel"], changed=data["changed"], line=line,
+            actor=actor, parameters=data.get("parameters"),
+        )  # fmt: skip
+    elif op == "import":
+        starter.import_batch(data["document_type"], data["elements"], line=line, actor=actor)
+    else:
+        starter.delete(data["element"], line=line, actor=actor)
+
+
+def read_lines(path: str) -> Iterable[str]:
+    """Streams a traffic file (or standard input for `-`) line by line."""
+    if path == "-":
+        yield from sys.stdin
+        return
+    with Path(path).open(encoding="utf-8") as handle:
+        yield from handle

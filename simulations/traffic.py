@@ -1,0 +1,321 @@
+"""Traffic lines (JSON Lines): parsed and checked field by field into commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.errors import TrafficError
+from domain.settings import EDITIONS, FEATURES, LICENCES, PLANS, POLICIES
+from domain.vocabulary import ALL_CHANNELS, Module, document_type, element_name, is_document_type
+
+TIMED_OPS = ("create", "update", "import", "delete")
+_COMMON = ("op", "at", "actor")
+FIELDS: dict[str, tuple[str, ...]] = {
+    "portal": (
+        "edition",
+        "plan",
+        "licence",
+        "features",
+        "email_integration",
+        "telephony",
+        "start_bp_within_bp",
+        "limit_simultaneous_processes",
+        "limit_policy",
+    ),
+    "container": ("document_type", "bizproc_enabled"),
+    "template": (
+        "template",
+        "document_type",
+        "auto_execute",
+        "active",
+        "parameters",
+        "constants",
+        "duration",
+        "actions",
+    ),
+    "create": ("element", "channel", "fields", "parameters"),
+    "update": ("element", "channel", "changed", "parameters"),
+    "import": ("document_type", "file", "elements"),
+    "delete": ("element",),
+}
+
+
+class BadLineError(Exception):
+    """A traffic line refused: which line, which field, what was expected."""
+
+    def __init__(self, line: int, field: str | None, expected: str, got: str = "") -> None:
+        self.line = line
+        self.field = field
+        self.expected = expected
+        self.got = got
+        where = f"line {line}" + (f", field '{field}'" if field else "")
+        super().__init__(f"{where}: expected {expected}{got}")
+
+    @classmethod
+    def wrap(cls, line: int, error: TrafficError) -> BadLineError:
+        got = "" if error.got is None else f", got {_show(error.got)}"
+        return cls(line, error.field, error.expected, got)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One traffic line: its op, time, actor, and the op's own fields (checked)."""
+
+    line: int
+    op: str
+    at: datetime | None
+    actor: str | None
+    data: dict[str, Any]
+
+
+def _show(value: object) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fail(field: str, expected: str, value: object = None) -> TrafficError:
+    return TrafficError(field, expected, value)
+
+
+def _bool(data: dict[str, Any], key: str) -> None:
+    if key in data and not isinstance(data[key], bool):
+        raise _fail(key, "true or false", data[key])
+
+
+def _int(value: object, field: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        bound = f"an integer from {low}" + (f" to {high}" if high is not None else " up")
+        raise _fail(field, bound, value)
+    if high is not None and value > high:
+        raise _fail(field, f"an integer from {low} to {high}", value)
+    return value
+
+
+def _choice(data: dict[str, Any], key: str, choices: tuple[str, ...]) -> None:
+    if key in data and data[key] not in choices:
+        raise _fail(key, "one of " + ", ".join(choices), data[key])
+
+
+def _object(value: object, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(field, "a JSON object", value)
+    return value
+
+
+def _string(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(field, "a non-empty string", value)
+    return value
+
+
+def _document_type(value: object, field: str = "document_type") -> str:
+    if not isinstance(value, str) or not is_document_type(value):
+        raise _fail(
+            field,
+            "a document type: crm.lead|deal|contact|company|quote|smart_invoice|dynamic_N, "
+            "feed.iblock_N, lists.iblock_N or disk.storage_N",
+            value,
+        )
+    return value
+
+
+def _element(value: object, field: str = "element") -> str:
+    try:
+        element_name(str(value)) if isinstance(value, str) else element_name("")
+    except ValueError:
+        raise _fail(
+            field, "an element '<document type>:<positive id>', e.g. crm.deal:101", value
+        ) from None
+    return str(value)
+
+
+def _parse_at(value: object) -> datetime:
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            at = None
+        if at is not None and at.tzinfo is not None:
+            return at
+    raise _fail("at", "an ISO-8601 time with an offset, e.g. 2026-03-02T09:15:00+03:00", value)
+
+
+def _portal(data: dict[str, Any]) -> None:
+    _choice(data, "edition", EDITIONS)
+    _choice(data, "plan", PLANS)
+    _choice(data, "licence", LICENCES)
+    _choice(data, "limit_policy", POLICIES)
+    for key in ("email_integration", "telephony", "start_bp_within_bp"):
+        _bool(data, key)
+    if "limit_simultaneous_processes" in data:
+        _int(data["limit_simultaneous_processes"], "limit_simultaneous_processes", 0)
+    if "features" in data:
+        features = _object(data["features"], "features")
+        for key, value in features.items():
+            if key not in FEATURES:
+                raise _fail(f"features.{key}", "only the keys bizproc and lists_processes", key)
+            if not isinstance(value, bool):
+                raise _fail(f"features.{key}", "true or false", value)
+
+
+def _container(data: dict[str, Any]) -> None:
+    if "document_type" not in data:
+        raise _fail("document_type", "a Feed list, workgroup list or Drive storage type")
+    name = _document_type(data["document_type"])
+    if document_type(name).module is Module.CRM:
+        raise _fail("document_type", "a feed.iblock_N, lists.iblock_N or disk.storage_N type", name)
+    if "bizproc_enabled" not in data:
+        raise _fail("bizproc_enabled", "true or false (required)")
+    _bool(data, "bizproc_enabled")
+
+
+def _named_items(value: object, field: str, value_key: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _fail(field, "a list of objects", value)
+    items = []
+    for index, given in enumerate(value):
+        where = f"{field}[{index}]"
+        item = _object(given, where)
+        for key in item:
+            if key not in ("name", "required", value_key):
+                raise _fail(f"{where}.{key}", f"only the keys name, required, {value_key}", key)
+        _string(item.get("name"), f"{where}.name")
+        required = item.get("required", False)
+        if not isinstance(required, bool):
+            raise _fail(f"{where}.required", "true or false", required)
+        items.append({"name": item["name"], "required": required, value_key: item.get(value_key)})
+    return items
+
+
+def _actions(value: object) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _fail("actions", "a list of {'update': {...}} or {'create': TYPE} objects", value)
+    for index, action in enumerate(value):
+        where = f"actions[{index}]"
+        if not isinstance(action, dict) or len(action) != 1:
+            raise _fail(where, "an object with exactly one key, update or create", action)
+        if "update" in action:
+            _object(action["update"], f"{where}.update")
+        elif "create" in action:
+            _document_type(action["create"], f"{where}.create")
+        else:
+            raise _fail(where, "an object with exactly one key, update or create", action)
+    return value
+
+
+def _template(data: dict[str, Any]) -> None:
+    if "template" not in data:
+        raise _fail("template", "the template's id (a positive integer)")
+    _int(data["template"], "template", 1)
+    if "document_type" in data:
+        _document_type(data["document_type"])
+    if "auto_execute" in data:
+        # 0-3 are business-process templates; larger values are robots, scripts, triggers.
+        _int(data["auto_execute"], "auto_execute", 0, 3)
+    _bool(data, "active")
+    if "parameters" in data:
+        data["parameters"] = _named_items(data["parameters"], "parameters", "default")
+    if "constants" in data:
+        data["constants"] = _named_items(data["constants"], "constants", "value")
+    if "duration" in data:
+        _int(data["duration"], "duration", 0)
+    if "actions" in data:
+        _actions(data["actions"])
+
+
+def _change(data: dict[str, Any], values: str, *, required: bool) -> None:
+    if "element" not in data:
+        raise _fail("element", "an element such as crm.deal:101 (required)")
+    _element(data["element"])
+    if "channel" not in data:
+        raise _fail("channel", "the channel the change came through (required)")
+    if data["channel"] not in ALL_CHANNELS:
+        raise _fail("channel", "one of " + ", ".join(sorted(ALL_CHANNELS)), data["channel"])
+    if required and values not in data:
+        raise _fail(values, "an object of the changed fields (required, may be empty)")
+    for key in (values, "parameters"):
+        if key in data:
+            _object(data[key], key)
+
+
+def _create(data: dict[str, Any]) -> None:
+    _change(data, "fields", required=False)
+
+
+def _update(data: dict[str, Any]) -> None:
+    _change(data, "changed", required=True)
+
+
+def _import(data: dict[str, Any]) -> None:
+    if "document_type" not in data:
+        raise _fail("document_type", "the imported document type (required)")
+    name = _document_type(data["document_type"])
+    if document_type(name).module is Module.DISK:
+        raise _fail("document_type", "a crm, feed or lists type (Drive has no import)", name)
+    if "file" in data:
+        _string(data["file"], "file")
+    elements = data.get("elements")
+    if not isinstance(elements, list) or not elements:
+        raise _fail("elements", "a non-empty list of elements", elements)
+    for index, element in enumerate(elements):
+        _element(element, f"elements[{index}]")
+
+
+def _delete(data: dict[str, Any]) -> None:
+    if "element" not in data:
+        raise _fail("element", "an element such as crm.deal:101 (required)")
+    _element(data["element"])
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "portal": _portal,
+    "container": _container,
+    "template": _template,
+    "create": _create,
+    "update": _update,
+    "import": _import,
+    "delete": _delete,
+}
+
+
+def parse_line(text: str, number: int) -> Command | None:
+    """The command on one traffic line, None for a blank line; raises BadLineError."""
+    if not text.strip():
+        return None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadLineError(
+            number, None, f"a JSON object ({error.msg} at column {error.colno})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise BadLineError(number, None, "a JSON object", f", got {_show(raw)}")
+    try:
+        return _command(raw, number)
+    except TrafficError as error:
+        raise BadLineError.wrap(number, error) from None
+
+
+def _command(raw: dict[str, Any], number: int) -> Command:
+    op = raw.get("op")
+    if op not in FIELDS:
+        raise _fail("op", "one of " + ", ".join(FIELDS), op)
+    allowed = (*_COMMON, *FIELDS[op])
+    for key in raw:
+        if key not in allowed:
+            raise _fail(key, f"no such field on {op} lines (allowed: {', '.join(allowed)})", key)
+    at = None
+    if "at" in raw:
+        at = _parse_at(raw["at"])
+    elif op in TIMED_OPS:
+        raise _fail("at", f"a time (required on {op} lines)")
+    actor = raw.get("actor")
+    if actor is not None:
+        _string(actor, "actor")
+    data = {k: v for k, v in raw.items() if k not in _COMMON}
+    _CHECKS[op](data)
+    return Command(number, op, at, actor, data)
