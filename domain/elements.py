@@ -54,7 +54,7 @@ class Element(Aggregate):
         outcome: str
         reason: str
         process: str | None
-        checks: list[dict[str, Any]]
+        checks: list[list[Any]]
 
         def apply(self, element: Element) -> None:
             if self.process is not None:

@@ -8,17 +8,95 @@ from typing import Any
 
 from domain.configs import AutoExecute, TemplateConfig
 from domain.settings import REST_LICENCES, PortalSettings
-from domain.vocabulary import (
-    BACKGROUND_CHANNELS,
-    DocumentType,
-    Module,
-    Outcome,
-    Reason,
-    Trigger,
-)
+from domain.vocabulary import BACKGROUND_CHANNELS, DocumentType, Module, Outcome, Reason, Trigger
 
 CONFIRMED = "C"
 INFERRED = "I"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule a check can land on: the reason it gives when it fails, how sure we are, why."""
+
+    check: str
+    reason: Reason | None
+    confidence: str
+    source: str
+
+
+def _rules(*rules: tuple[str, Reason | None, str, str]) -> dict[str, Rule]:
+    return {key: Rule(key.split(".", 1)[0], reason, c, source) for key, reason, c, source in rules}
+
+
+R = Reason
+RULES: dict[str, Rule] = _rules(
+    ("channel.starts", None, CONFIRMED, "the channel's callers run the bizproc starter"),
+    ("channel.import", R.CHANNEL_IMPORT, CONFIRMED,
+     "crm/lib/Service/Operation/Import.php: bizproc is always disabled in import"),
+    ("channel.inner", R.CHANNEL_INNER, CONFIRMED,
+     "bizproc document service: a change made by a process does not start processes"),
+    ("channel.inner_disk", R.CHANNEL_INNER, INFERRED,
+     "disk: taken to behave as the other modules for process-made changes"),
+    ("channel.within_bp", None, CONFIRMED,
+     "crm option start_bp_within_bp lets process-made changes start processes"),
+    ("channel.robot_conversion", R.CHANNEL_ROBOT_CONVERSION, CONFIRMED,
+     "crm: a conversion made by a robot does not run the starter"),
+    ("channel.system", R.CHANNEL_SYSTEM, CONFIRMED,
+     "crm: system bookkeeping (last activity, recurring templates) does not run the starter"),
+    ("channel.direct_api", R.CHANNEL_DIRECT_API, CONFIRMED,
+     "lists: direct iblock writes bypass the bizproc starter"),
+    ("channel.stage_deal", R.ROBOT_STAGE_CHANGE, CONFIRMED,
+     "crm: a deal stage moved by a robot does not run the starter"),
+    ("channel.stage_lead", R.ROBOT_STAGE_CHANGE, INFERRED,
+     "crm: leads are taken to behave as deals on a robot's stage change"),
+    ("channel.stage_factory", None, INFERRED,
+     "crm factory items are taken to run the starter on a robot's stage change"),
+    ("changes.add", None, CONFIRMED, "an add always runs the starter"),
+    ("changes.fields", None, CONFIRMED, "the update changed at least one field"),
+    ("changes.none", R.NO_CHANGES, CONFIRMED,
+     "an update whose changed-field set is empty does not run the starter"),
+    ("rest_licence.ungated", None, CONFIRMED,
+     "the licence gate applies to crm legacy REST on cloud only"),
+    ("rest_licence.licensed", None, CONFIRMED,
+     "crm legacy REST on cloud with a paid, nfr or demo licence"),
+    ("rest_licence.unlicensed", R.REST_LICENCE, CONFIRMED,
+     "crm legacy REST on cloud starts processes only with a paid, nfr or demo licence"),
+    ("feature.on", None, CONFIRMED, "every module needs bizproc; Feed also lists_processes"),
+    ("feature.off", R.FEATURE_DISABLED, CONFIRMED,
+     "every module needs bizproc; Feed also needs lists_processes"),
+    ("container.none", None, CONFIRMED, "CRM has no per-list or per-storage switch"),
+    ("container.on", None, CONFIRMED, "lists BIZPROC='Y' / disk storage BIZPROC_ENABLED"),
+    ("container.off", R.CONTAINER_DISABLED, CONFIRMED,
+     "lists BIZPROC='Y' / disk storage BIZPROC_ENABLED is off"),
+    ("active.yes", None, CONFIRMED, "bizproc template ACTIVE"),
+    ("active.no", R.TEMPLATE_INACTIVE, CONFIRMED, "bizproc template ACTIVE is off"),
+    ("auto_execute.match", None, CONFIRMED, "CBPDocumentEventType: auto_execute & bit != 0"),
+    ("auto_execute.not_on_add", R.NOT_ON_ADD, CONFIRMED,
+     "CBPDocumentEventType::Create (1) is not in auto_execute"),
+    ("auto_execute.not_on_change", R.NOT_ON_CHANGE, CONFIRMED,
+     "CBPDocumentEventType::Edit (2) is not in auto_execute"),
+    ("parameters.crm", None, CONFIRMED,
+     "crm never validates parameters: missing ones take the default or null"),
+    ("parameters.disk_match", None, CONFIRMED,
+     "disk: values given start only templates with parameters, none given only those without"),
+    ("parameters.disk_mismatch", R.PARAMETERS_MISMATCH, CONFIRMED,
+     "disk: values given start only templates with parameters, none given only those without"),
+    ("parameters.set", None, CONFIRMED,
+     "lists: every required parameter has a value or a default"),
+    ("parameters.required", R.PARAMETER_REQUIRED, CONFIRMED,
+     "lists: a required parameter has neither a value nor a default"),
+    ("constants.tuned", None, CONFIRMED, "bizproc: every required constant has a value"),
+    ("constants.untuned", R.CONSTANTS_NOT_TUNED, CONFIRMED,
+     "bizproc: a required constant has no value"),
+    ("limit.background", None, CONFIRMED,
+     "on-premise background starts ignore the limit (IgnoreSimultaneousProcessesLimit)"),
+    ("limit.unlimited", None, CONFIRMED, "limit 0: any number of processes may run"),
+    ("limit.free", None, CONFIRMED, "fewer instances run on the document than the limit"),
+    ("limit.reject", R.LIMIT_REJECTED, CONFIRMED,
+     "on-premise starter throws at the limit; the next templates are still tried"),
+    ("limit.queue", R.LIMIT_QUEUED, CONFIRMED,
+     "cloud helpdesk: up to two workflows at a time for one item, the next one waits"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +125,26 @@ class Situation:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One step of the decision order: passed or failed, with the values it looked at."""
+    """One step of the decision order: the rule it landed on and the values it looked at."""
 
-    name: str
-    passed: bool
-    reason: Reason | None
+    rule: str
     values: dict[str, Any]
-    confidence: str
-    source: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "check": self.name,
-            "passed": self.passed,
-            "reason": None if self.reason is None else self.reason.value,
-            "values": self.values,
-            "confidence": self.confidence,
-            "source": self.source,
-        }
+    @property
+    def name(self) -> str:
+        return RULES[self.rule].check
+
+    @property
+    def reason(self) -> Reason | None:
+        return RULES[self.rule].reason
+
+    @property
+    def passed(self) -> bool:
+        return RULES[self.rule].reason is None
+
+    def as_record(self) -> list[Any]:
+        """The compact form kept in the decision event: `[rule, values]`."""
+        return [self.rule, self.values]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,185 +154,104 @@ class Verdict:
     checks: tuple[Check, ...]
 
 
-_EXCLUDED_CHANNELS: dict[str, tuple[Reason, str, str]] = {
-    "import": (
-        Reason.CHANNEL_IMPORT,
-        CONFIRMED,
-        "crm/lib/Service/Operation/Import.php: bizproc is always disabled in import",
-    ),
-    "robot_conversion": (
-        Reason.CHANNEL_ROBOT_CONVERSION,
-        CONFIRMED,
-        "crm: conversion by a robot does not run the starter",
-    ),
-    "system": (
-        Reason.CHANNEL_SYSTEM,
-        CONFIRMED,
-        "crm: system bookkeeping updates do not run the starter",
-    ),
-    "iblock_api": (
-        Reason.CHANNEL_DIRECT_API,
-        CONFIRMED,
-        "lists: direct iblock writes bypass the bizproc starter",
-    ),
+_EXCLUDED = {
+    "import": "channel.import",
+    "robot_conversion": "channel.robot_conversion",
+    "system": "channel.system",
+    "iblock_api": "channel.direct_api",
 }
 
 
-def _check_channel(change: Change, _: TemplateConfig, situation: Situation) -> Check:
+def _channel(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     channel, module = change.channel, change.document_type.module
-    values: dict[str, Any] = {"channel": channel, "module": module.value}
-    if channel in _EXCLUDED_CHANNELS:
-        reason, confidence, source = _EXCLUDED_CHANNELS[channel]
-        return Check("channel", False, reason, values, confidence, source)
+    if channel in _EXCLUDED:
+        return Check(_EXCLUDED[channel], {"channel": channel})
     if channel in ("bizproc", "robot"):
-        values["start_bp_within_bp"] = situation.settings.start_bp_within_bp
-        if module is Module.CRM and situation.settings.start_bp_within_bp:
-            return Check(
-                "channel", True, None, values, CONFIRMED,
-                "crm option start_bp_within_bp lets process-made changes start processes",
-            )  # fmt: skip
-        confidence = INFERRED if module is Module.DISK else CONFIRMED
-        return Check(
-            "channel", False, Reason.CHANNEL_INNER, values, confidence,
-            "bizproc document service: changes made by a process do not start processes",
-        )  # fmt: skip
+        within = situation.settings.start_bp_within_bp
+        values = {"channel": channel, "start_bp_within_bp": within}
+        if module is Module.CRM:
+            return Check("channel.within_bp" if within else "channel.inner", values)
+        return Check("channel.inner_disk" if module is Module.DISK else "channel.inner", values)
     if channel == "robot_stage_change":
         entity = change.document_type.entity
-        values["entity"] = entity
-        if entity == "deal":
-            return Check(
-                "channel", False, Reason.ROBOT_STAGE_CHANGE, values, CONFIRMED,
-                "crm: a deal stage moved by a robot does not run the starter",
-            )  # fmt: skip
-        if entity == "lead":
-            return Check(
-                "channel", False, Reason.ROBOT_STAGE_CHANGE, values, INFERRED,
-                "crm: leads are taken to behave as deals",
-            )  # fmt: skip
-        return Check(
-            "channel", True, None, values, INFERRED,
-            "crm factory items run the starter on a robot's stage change",
-        )  # fmt: skip
-    return Check(
-        "channel", True, None, values, CONFIRMED,
-        f"{module.value}: the {channel} channel runs the starter",
-    )  # fmt: skip
+        rule = {"deal": "channel.stage_deal", "lead": "channel.stage_lead"}.get(
+            entity, "channel.stage_factory"
+        )
+        return Check(rule, {"channel": channel, "entity": entity})
+    return Check("channel.starts", {"channel": channel})
 
 
-def _check_changes(change: Change, _: TemplateConfig, __: Situation) -> Check:
+def _changes(change: Change, _: TemplateConfig, __: Situation) -> Check:
     if change.trigger is Trigger.ADD:
-        return Check("changes", True, None, {"trigger": "add"}, CONFIRMED, "an add always counts")
-    values: dict[str, Any] = {"changed": list(change.changed)}
-    if change.changed:
-        return Check("changes", True, None, values, CONFIRMED, "the update changed fields")
-    return Check(
-        "changes", False, Reason.NO_CHANGES, values, CONFIRMED,
-        "an update with no changed field does not run the starter",
-    )  # fmt: skip
+        return Check("changes.add", {})
+    return Check("changes.fields" if change.changed else "changes.none", {
+        "changed": list(change.changed)
+    })  # fmt: skip
 
 
-def _check_rest_licence(change: Change, _: TemplateConfig, situation: Situation) -> Check:
+def _rest_licence(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     settings = situation.settings
-    values = {"channel": change.channel, "edition": settings.edition, "licence": settings.licence}
     gated = (
         change.document_type.module is Module.CRM
         and change.channel == "rest"
         and settings.edition == "cloud"
     )
-    if gated and settings.licence not in REST_LICENCES:
-        return Check(
-            "rest_licence", False, Reason.REST_LICENCE, values, CONFIRMED,
-            "crm legacy REST on cloud starts processes only with a paid, nfr or demo licence",
-        )  # fmt: skip
-    return Check(
-        "rest_licence", True, None, values, CONFIRMED,
-        "the licence gate applies to crm legacy REST on cloud only",
-    )  # fmt: skip
+    if not gated:
+        return Check("rest_licence.ungated", {})
+    values = {"edition": settings.edition, "licence": settings.licence}
+    licensed = settings.licence in REST_LICENCES
+    return Check("rest_licence.licensed" if licensed else "rest_licence.unlicensed", values)
 
 
-def _check_feature(change: Change, _: TemplateConfig, situation: Situation) -> Check:
+def _feature(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     settings = situation.settings
     values: dict[str, Any] = {"plan": settings.plan, "bizproc": settings.bizproc}
-    needed = settings.bizproc
+    enabled = settings.bizproc
     if change.document_type.module is Module.FEED:
         values["lists_processes"] = settings.lists_processes
-        needed = needed and settings.lists_processes
-    if needed:
-        return Check("feature", True, None, values, CONFIRMED, "the plan has the features")
-    return Check(
-        "feature", False, Reason.FEATURE_DISABLED, values, CONFIRMED,
-        "every module needs bizproc; Feed also needs lists_processes",
-    )  # fmt: skip
+        enabled = enabled and settings.lists_processes
+    return Check("feature.on" if enabled else "feature.off", values)
 
 
-def _check_container(change: Change, _: TemplateConfig, situation: Situation) -> Check:
+def _container(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     if not change.document_type.has_container:
-        return Check("container", True, None, {}, CONFIRMED, "CRM has no per-container switch")
-    values = {
-        "document_type": change.document_type.name,
-        "bizproc_enabled": situation.container_enabled,
-    }
-    source = (
-        "disk storage BIZPROC_ENABLED"
-        if change.document_type.module is Module.DISK
-        else "lists iblock BIZPROC='Y'"
-    )
-    if situation.container_enabled:
-        return Check("container", True, None, values, CONFIRMED, source)
-    return Check("container", False, Reason.CONTAINER_DISABLED, values, CONFIRMED, source)
+        return Check("container.none", {})
+    enabled = situation.container_enabled
+    return Check("container.on" if enabled else "container.off", {"bizproc_enabled": enabled})
 
 
-def _check_active(_: Change, template: TemplateConfig, __: Situation) -> Check:
-    values = {"active": template.active}
-    source = "bizproc template ACTIVE"
-    if template.active:
-        return Check("active", True, None, values, CONFIRMED, source)
-    return Check("active", False, Reason.TEMPLATE_INACTIVE, values, CONFIRMED, source)
+def _active(_: Change, template: TemplateConfig, __: Situation) -> Check:
+    return Check("active.yes" if template.active else "active.no", {"active": template.active})
 
 
-def _check_auto_execute(change: Change, template: TemplateConfig, _: Situation) -> Check:
-    bit = AutoExecute.CREATE if change.trigger is Trigger.ADD else AutoExecute.EDIT
+def _auto_execute(change: Change, template: TemplateConfig, _: Situation) -> Check:
+    adding = change.trigger is Trigger.ADD
+    bit = AutoExecute.CREATE if adding else AutoExecute.EDIT
     values = {"auto_execute": template.auto_execute, "bit": int(bit)}
-    source = "CBPDocumentEventType: auto_execute & bit"
-    if template.bits & bit:
-        return Check("auto_execute", True, None, values, CONFIRMED, source)
-    reason = Reason.NOT_ON_ADD if change.trigger is Trigger.ADD else Reason.NOT_ON_CHANGE
-    return Check("auto_execute", False, reason, values, CONFIRMED, source)
+    if template.auto_execute & bit:
+        return Check("auto_execute.match", values)
+    return Check("auto_execute.not_on_add" if adding else "auto_execute.not_on_change", values)
 
 
-def _check_parameters(change: Change, template: TemplateConfig, _: Situation) -> Check:
+def _parameters(change: Change, template: TemplateConfig, _: Situation) -> Check:
     module = change.document_type.module
-    if module is Module.DISK:
-        given = bool(change.parameters)
-        wanted = bool(template.parameters)
-        values: dict[str, Any] = {"values_given": given, "template_has_parameters": wanted}
-        source = "disk: an upload with values starts only templates with parameters, and back"
-        if given == wanted:
-            return Check("parameters", True, None, values, CONFIRMED, source)
-        return Check("parameters", False, Reason.PARAMETERS_MISMATCH, values, CONFIRMED, source)
     if module is Module.CRM:
-        return Check(
-            "parameters", True, None, {}, CONFIRMED,
-            "crm never validates parameters: missing ones take the default or null",
-        )  # fmt: skip
+        return Check("parameters.crm", {})
+    if module is Module.DISK:
+        given, wanted = bool(change.parameters), bool(template.parameters)
+        values = {"values_given": given, "template_has_parameters": wanted}
+        return Check("parameters.disk_match" if given == wanted else "parameters.disk_mismatch",
+                     values)  # fmt: skip
     missing = template.unset_parameters(change.parameters)
-    values = {"missing_required": missing}
-    source = "lists: a required parameter needs a value or a default"
-    if missing:
-        return Check("parameters", False, Reason.PARAMETER_REQUIRED, values, CONFIRMED, source)
-    return Check("parameters", True, None, values, CONFIRMED, source)
+    return Check("parameters.required" if missing else "parameters.set", {"missing": missing})
 
 
-def _check_constants(_: Change, template: TemplateConfig, __: Situation) -> Check:
+def _constants(_: Change, template: TemplateConfig, __: Situation) -> Check:
     untuned = template.untuned_constants
-    values = {"untuned": untuned}
-    source = "bizproc: required constants must be set before a template starts"
-    if untuned:
-        return Check("constants", False, Reason.CONSTANTS_NOT_TUNED, values, CONFIRMED, source)
-    return Check("constants", True, None, values, CONFIRMED, source)
+    return Check("constants.untuned" if untuned else "constants.tuned", {"untuned": untuned})
 
 
-def _check_limit(change: Change, _: TemplateConfig, situation: Situation) -> Check:
+def _limit(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     settings = situation.settings
     values: dict[str, Any] = {
         "limit": settings.limit,
@@ -261,52 +260,29 @@ def _check_limit(change: Change, _: TemplateConfig, situation: Situation) -> Che
         "edition": settings.edition,
     }
     if settings.edition == "on_premise" and change.is_background:
-        values["background"] = True
-        return Check(
-            "limit", True, None, values, CONFIRMED,
-            "on-premise background starts ignore the limit (IgnoreSimultaneousProcessesLimit)",
-        )  # fmt: skip
-    if settings.limit == 0 or situation.running < settings.limit:
-        confidence = CONFIRMED if settings.edition == "on_premise" else INFERRED
-        return Check("limit", True, None, values, confidence, "a slot is free")
-    if settings.limit_policy == "reject":
-        return Check(
-            "limit", False, Reason.LIMIT_REJECTED, values, CONFIRMED,
-            "on-premise starter throws when the limit is reached; later templates are tried",
-        )  # fmt: skip
-    return Check(
-        "limit", False, Reason.LIMIT_QUEUED, values, CONFIRMED,
-        "cloud helpdesk: up to two workflows at a time for one item, the next waits",
-    )  # fmt: skip
+        return Check("limit.background", values)
+    if settings.limit == 0:
+        return Check("limit.unlimited", values)
+    if situation.running < settings.limit:
+        return Check("limit.free", values)
+    return Check("limit.reject" if settings.limit_policy == "reject" else "limit.queue", values)
 
 
 CheckFunction = Callable[[Change, TemplateConfig, Situation], Check]
 
 DECISION_ORDER: tuple[CheckFunction, ...] = (
-    _check_channel,
-    _check_changes,
-    _check_rest_licence,
-    _check_feature,
-    _check_container,
-    _check_active,
-    _check_auto_execute,
-    _check_parameters,
-    _check_constants,
-    _check_limit,
+    _channel,
+    _changes,
+    _rest_licence,
+    _feature,
+    _container,
+    _active,
+    _auto_execute,
+    _parameters,
+    _constants,
+    _limit,
 )
-
-CHECK_NAMES = (
-    "channel",
-    "changes",
-    "rest_licence",
-    "feature",
-    "container",
-    "active",
-    "auto_execute",
-    "parameters",
-    "constants",
-    "limit",
-)
+CHECK_NAMES = tuple(dict.fromkeys(rule.check for rule in RULES.values()))
 
 _OUTCOMES = {Reason.LIMIT_REJECTED: Outcome.REJECTED, Reason.LIMIT_QUEUED: Outcome.QUEUED}
 
@@ -315,7 +291,8 @@ def decide(change: Change, template: TemplateConfig, situation: Situation) -> Ve
     """The decision for one template: the first failing check's reason, with all checks shown."""
     checks = tuple(check(change, template, situation) for check in DECISION_ORDER)
     for check in checks:
-        if check.reason is not None:
-            return Verdict(_OUTCOMES.get(check.reason, Outcome.SKIPPED), check.reason, checks)
+        reason = RULES[check.rule].reason
+        if reason is not None:
+            return Verdict(_OUTCOMES.get(reason, Outcome.SKIPPED), reason, checks)
     started = Reason.AUTO_ON_ADD if change.trigger is Trigger.ADD else Reason.AUTO_ON_CHANGE
     return Verdict(Outcome.STARTED, started, checks)

@@ -304,6 +304,9 @@ class Starter:
             raise TrafficError("channel", "a channel other than call (telephony is off)")
 
     def _check_new(self, name: str, field_name: str) -> None:
+        parsed = element_name(name)
+        if parsed.id > self.last_ids.get(parsed.document_type.name, 0):
+            return  # above every id ever used for the type: it never existed
         if self.elements.get(name) is not None:
             raise TrafficError(
                 field_name, "an element that never existed (ids are never reused)", name
@@ -394,7 +397,7 @@ class Starter:
                 outcome=verdict.outcome.value,
                 reason=verdict.reason.value,
                 process=process,
-                checks=[check.as_dict() for check in verdict.checks],
+                checks=[check.as_record() for check in verdict.checks],
             )
             self.on_decision(
                 Decision(

@@ -109,14 +109,8 @@ class DocumentType:
     """A Bitrix document type such as `crm.deal` or `disk.storage_1`."""
 
     name: str
-
-    @property
-    def module(self) -> Module:
-        return Module(self.name.split(".", 1)[0])
-
-    @property
-    def entity(self) -> str:
-        return self.name.split(".", 1)[1]
+    module: Module
+    entity: str
 
     @property
     def is_crm_classic(self) -> bool:
@@ -149,7 +143,8 @@ def document_type(name: str) -> DocumentType:
     """The document type named `name`; raises ValueError when it is not one of the SPEC's."""
     if not _DOCUMENT_TYPE.match(name):
         raise ValueError(name)
-    return DocumentType(name)
+    module, entity = name.split(".", 1)
+    return DocumentType(name, Module(module), entity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
 from domain.stores import StoreAddress
 from simulations.traffic import BadLineError, Command, parse_line
 
-BATCH_LINES = 1000
+BATCH_LINES = 2000
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,35 @@
+"""The example traffic shipped with the package decides as the SPEC says, line by line."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from replaying import decisions_of
+
+
+def _example() -> list[str]:
+    text = resources.files("simulations").joinpath("examples", "portal.jsonl").read_text()
+    return text.splitlines()
+
+
+def test_example_traffic_decides_as_the_readme_says() -> None:
+    decisions = decisions_of(_example())
+
+    by_line: dict[int, list[tuple[int, str, str]]] = {}
+    for d in decisions:
+        by_line.setdefault(d["line"], []).append((d["template"], d["outcome"], d["reason"]))
+    assert by_line[11] == [
+        (11, "started", "AUTO_ON_ADD"),
+        (12, "started", "AUTO_ON_ADD"),
+        (13, "skipped", "TEMPLATE_INACTIVE"),
+    ]
+    assert by_line[14][0] == (11, "queued", "LIMIT_QUEUED")
+    assert by_line[15][0] == (11, "skipped", "ROBOT_STAGE_CHANGE")
+    assert by_line[16][0] == (11, "skipped", "NO_CHANGES")
+    assert by_line[17] == [(21, "skipped", "CHANNEL_IMPORT")] * 2
+    assert by_line[20] == [(31, "skipped", "PARAMETER_REQUIRED")]
+    assert by_line[21] == [(31, "started", "AUTO_ON_ADD")]
+    assert by_line[22] == [(31, "skipped", "CHANNEL_DIRECT_API")]
+    assert by_line[23] == [(41, "started", "AUTO_ON_ADD"), (42, "skipped", "PARAMETERS_MISMATCH")]
+    assert by_line[24] == [(41, "skipped", "PARAMETERS_MISMATCH"), (42, "started", "AUTO_ON_ADD")]
+    assert all(reason == "FEATURE_DISABLED" for _, _, reason in by_line[27])
