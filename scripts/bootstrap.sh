@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Prepares this machine for the test suite: the project in .venv and the PostgreSQL server binaries.
+# Usage: scripts/bootstrap.sh [--without-postgres]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+with_postgres=1
+[[ ${1:-} == --without-postgres ]] && with_postgres=0
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -46,7 +49,7 @@ as_root() {
 }
 
 # Install only when missing: a plain install after apt-get update upgrades packages needlessly.
-if ! have_postgres; then
+if [[ $with_postgres -eq 1 ]] && ! have_postgres; then
     log "installing the PostgreSQL server"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive \
