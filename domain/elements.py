@@ -25,6 +25,7 @@ class Element(Aggregate):
         cause: str | None
 
     class Changed(Aggregate.Event):
+        revision: int
         line: int
         depth: int
         channel: str
@@ -34,13 +35,15 @@ class Element(Aggregate):
         cause: str | None
 
         def apply(self, element: Element) -> None:
-            element.revision += 1
+            element.revision = self.revision
 
     class Deleted(Aggregate.Event):
+        revision: int
         line: int
         actor: str | None
 
         def apply(self, element: Element) -> None:
+            element.revision = self.revision
             element.deleted = True
 
     class Decided(Aggregate.Event):
@@ -184,6 +187,7 @@ class Element(Aggregate):
         self.trigger_event(
             self.Changed,
             timestamp=at,
+            revision=self.revision + 1,
             line=line,
             depth=depth,
             channel=channel,
@@ -194,7 +198,9 @@ class Element(Aggregate):
         )
 
     def delete(self, at: datetime, *, line: int, actor: str | None) -> None:
-        self.trigger_event(self.Deleted, timestamp=at, line=line, actor=actor)
+        self.trigger_event(
+            self.Deleted, timestamp=at, revision=self.revision + 1, line=line, actor=actor
+        )
 
     def next_process(self) -> str:
         return f"{self.name}#{self.processes + 1}"

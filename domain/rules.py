@@ -31,72 +31,175 @@ def _rules(*rules: tuple[str, Reason | None, str, str]) -> dict[str, Rule]:
 R = Reason
 RULES: dict[str, Rule] = _rules(
     ("channel.starts", None, CONFIRMED, "the channel's callers run the bizproc starter"),
-    ("channel.import", R.CHANNEL_IMPORT, CONFIRMED,
-     "crm/lib/Service/Operation/Import.php: bizproc is always disabled in import"),
-    ("channel.inner", R.CHANNEL_INNER, CONFIRMED,
-     "bizproc document service: a change made by a process does not start processes"),
-    ("channel.inner_disk", R.CHANNEL_INNER, INFERRED,
-     "disk: taken to behave as the other modules for process-made changes"),
-    ("channel.within_bp", None, CONFIRMED,
-     "crm option start_bp_within_bp lets process-made changes start processes"),
-    ("channel.robot_conversion", R.CHANNEL_ROBOT_CONVERSION, CONFIRMED,
-     "crm: a conversion made by a robot does not run the starter"),
-    ("channel.system", R.CHANNEL_SYSTEM, CONFIRMED,
-     "crm: system bookkeeping (last activity, recurring templates) does not run the starter"),
-    ("channel.direct_api", R.CHANNEL_DIRECT_API, CONFIRMED,
-     "lists: direct iblock writes bypass the bizproc starter"),
-    ("channel.stage_deal", R.ROBOT_STAGE_CHANGE, CONFIRMED,
-     "crm: a deal stage moved by a robot does not run the starter"),
-    ("channel.stage_lead", R.ROBOT_STAGE_CHANGE, INFERRED,
-     "crm: leads are taken to behave as deals on a robot's stage change"),
-    ("channel.stage_factory", None, INFERRED,
-     "crm factory items are taken to run the starter on a robot's stage change"),
+    (
+        "channel.import",
+        R.CHANNEL_IMPORT,
+        CONFIRMED,
+        "crm/lib/Service/Operation/Import.php: bizproc is always disabled in import",
+    ),
+    (
+        "channel.inner",
+        R.CHANNEL_INNER,
+        CONFIRMED,
+        "bizproc document service: a change made by a process does not start processes",
+    ),
+    (
+        "channel.inner_disk",
+        R.CHANNEL_INNER,
+        INFERRED,
+        "disk: taken to behave as the other modules for process-made changes",
+    ),
+    (
+        "channel.within_bp",
+        None,
+        CONFIRMED,
+        "crm option start_bp_within_bp lets process-made changes start processes",
+    ),
+    (
+        "channel.robot_conversion",
+        R.CHANNEL_ROBOT_CONVERSION,
+        CONFIRMED,
+        "crm: a conversion made by a robot does not run the starter",
+    ),
+    (
+        "channel.system",
+        R.CHANNEL_SYSTEM,
+        CONFIRMED,
+        "crm: system bookkeeping (last activity, recurring templates) does not run the starter",
+    ),
+    (
+        "channel.direct_api",
+        R.CHANNEL_DIRECT_API,
+        CONFIRMED,
+        "lists: direct iblock writes bypass the bizproc starter",
+    ),
+    (
+        "channel.stage_deal",
+        R.ROBOT_STAGE_CHANGE,
+        CONFIRMED,
+        "crm: a deal stage moved by a robot does not run the starter",
+    ),
+    (
+        "channel.stage_lead",
+        R.ROBOT_STAGE_CHANGE,
+        INFERRED,
+        "crm: leads are taken to behave as deals on a robot's stage change",
+    ),
+    (
+        "channel.stage_factory",
+        None,
+        INFERRED,
+        "crm factory items are taken to run the starter on a robot's stage change",
+    ),
     ("changes.add", None, CONFIRMED, "an add always runs the starter"),
     ("changes.fields", None, CONFIRMED, "the update changed at least one field"),
-    ("changes.none", R.NO_CHANGES, CONFIRMED,
-     "an update whose changed-field set is empty does not run the starter"),
-    ("rest_licence.ungated", None, CONFIRMED,
-     "the licence gate applies to crm legacy REST on cloud only"),
-    ("rest_licence.licensed", None, CONFIRMED,
-     "crm legacy REST on cloud with a paid, nfr or demo licence"),
-    ("rest_licence.unlicensed", R.REST_LICENCE, CONFIRMED,
-     "crm legacy REST on cloud starts processes only with a paid, nfr or demo licence"),
+    (
+        "changes.none",
+        R.NO_CHANGES,
+        CONFIRMED,
+        "an update whose changed-field set is empty does not run the starter",
+    ),
+    (
+        "rest_licence.ungated",
+        None,
+        CONFIRMED,
+        "the licence gate applies to crm legacy REST on cloud only",
+    ),
+    (
+        "rest_licence.licensed",
+        None,
+        CONFIRMED,
+        "crm legacy REST on cloud with a paid, nfr or demo licence",
+    ),
+    (
+        "rest_licence.unlicensed",
+        R.REST_LICENCE,
+        CONFIRMED,
+        "crm legacy REST on cloud starts processes only with a paid, nfr or demo licence",
+    ),
     ("feature.on", None, CONFIRMED, "every module needs bizproc; Feed also lists_processes"),
-    ("feature.off", R.FEATURE_DISABLED, CONFIRMED,
-     "every module needs bizproc; Feed also needs lists_processes"),
+    (
+        "feature.off",
+        R.FEATURE_DISABLED,
+        CONFIRMED,
+        "every module needs bizproc; Feed also needs lists_processes",
+    ),
     ("container.none", None, CONFIRMED, "CRM has no per-list or per-storage switch"),
     ("container.on", None, CONFIRMED, "lists BIZPROC='Y' / disk storage BIZPROC_ENABLED"),
-    ("container.off", R.CONTAINER_DISABLED, CONFIRMED,
-     "lists BIZPROC='Y' / disk storage BIZPROC_ENABLED is off"),
+    (
+        "container.off",
+        R.CONTAINER_DISABLED,
+        CONFIRMED,
+        "lists BIZPROC='Y' / disk storage BIZPROC_ENABLED is off",
+    ),
     ("active.yes", None, CONFIRMED, "bizproc template ACTIVE"),
     ("active.no", R.TEMPLATE_INACTIVE, CONFIRMED, "bizproc template ACTIVE is off"),
     ("auto_execute.match", None, CONFIRMED, "CBPDocumentEventType: auto_execute & bit != 0"),
-    ("auto_execute.not_on_add", R.NOT_ON_ADD, CONFIRMED,
-     "CBPDocumentEventType::Create (1) is not in auto_execute"),
-    ("auto_execute.not_on_change", R.NOT_ON_CHANGE, CONFIRMED,
-     "CBPDocumentEventType::Edit (2) is not in auto_execute"),
-    ("parameters.crm", None, CONFIRMED,
-     "crm never validates parameters: missing ones take the default or null"),
-    ("parameters.disk_match", None, CONFIRMED,
-     "disk: values given start only templates with parameters, none given only those without"),
-    ("parameters.disk_mismatch", R.PARAMETERS_MISMATCH, CONFIRMED,
-     "disk: values given start only templates with parameters, none given only those without"),
-    ("parameters.set", None, CONFIRMED,
-     "lists: every required parameter has a value or a default"),
-    ("parameters.required", R.PARAMETER_REQUIRED, CONFIRMED,
-     "lists: a required parameter has neither a value nor a default"),
+    (
+        "auto_execute.not_on_add",
+        R.NOT_ON_ADD,
+        CONFIRMED,
+        "CBPDocumentEventType::Create (1) is not in auto_execute",
+    ),
+    (
+        "auto_execute.not_on_change",
+        R.NOT_ON_CHANGE,
+        CONFIRMED,
+        "CBPDocumentEventType::Edit (2) is not in auto_execute",
+    ),
+    (
+        "parameters.crm",
+        None,
+        CONFIRMED,
+        "crm never validates parameters: missing ones take the default or null",
+    ),
+    (
+        "parameters.disk_match",
+        None,
+        CONFIRMED,
+        "disk: values given start only templates with parameters, none given only those without",
+    ),
+    (
+        "parameters.disk_mismatch",
+        R.PARAMETERS_MISMATCH,
+        CONFIRMED,
+        "disk: values given start only templates with parameters, none given only those without",
+    ),
+    ("parameters.set", None, CONFIRMED, "lists: every required parameter has a value or a default"),
+    (
+        "parameters.required",
+        R.PARAMETER_REQUIRED,
+        CONFIRMED,
+        "lists: a required parameter has neither a value nor a default",
+    ),
     ("constants.tuned", None, CONFIRMED, "bizproc: every required constant has a value"),
-    ("constants.untuned", R.CONSTANTS_NOT_TUNED, CONFIRMED,
-     "bizproc: a required constant has no value"),
-    ("limit.background", None, CONFIRMED,
-     "on-premise background starts ignore the limit (IgnoreSimultaneousProcessesLimit)"),
+    (
+        "constants.untuned",
+        R.CONSTANTS_NOT_TUNED,
+        CONFIRMED,
+        "bizproc: a required constant has no value",
+    ),
+    (
+        "limit.background",
+        None,
+        CONFIRMED,
+        "on-premise background starts ignore the limit (IgnoreSimultaneousProcessesLimit)",
+    ),
     ("limit.unlimited", None, CONFIRMED, "limit 0: any number of processes may run"),
     ("limit.free", None, CONFIRMED, "fewer instances run on the document than the limit"),
-    ("limit.reject", R.LIMIT_REJECTED, CONFIRMED,
-     "on-premise starter throws at the limit; the next templates are still tried"),
-    ("limit.queue", R.LIMIT_QUEUED, CONFIRMED,
-     "cloud helpdesk: up to two workflows at a time for one item, the next one waits"),
-)  # fmt: skip
+    (
+        "limit.reject",
+        R.LIMIT_REJECTED,
+        CONFIRMED,
+        "on-premise starter throws at the limit; the next templates are still tried",
+    ),
+    (
+        "limit.queue",
+        R.LIMIT_QUEUED,
+        CONFIRMED,
+        "cloud helpdesk: up to two workflows at a time for one item, the next one waits",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +287,9 @@ def _channel(change: Change, _: TemplateConfig, situation: Situation) -> Check:
 def _changes(change: Change, _: TemplateConfig, __: Situation) -> Check:
     if change.trigger is Trigger.ADD:
         return Check("changes.add", {})
-    return Check("changes.fields" if change.changed else "changes.none", {
-        "changed": list(change.changed)
-    })  # fmt: skip
+    return Check(
+        "changes.fields" if change.changed else "changes.none", {"changed": list(change.changed)}
+    )
 
 
 def _rest_licence(change: Change, _: TemplateConfig, situation: Situation) -> Check:
@@ -240,8 +343,9 @@ def _parameters(change: Change, template: TemplateConfig, _: Situation) -> Check
     if module is Module.DISK:
         given, wanted = bool(change.parameters), bool(template.parameters)
         values = {"values_given": given, "template_has_parameters": wanted}
-        return Check("parameters.disk_match" if given == wanted else "parameters.disk_mismatch",
-                     values)  # fmt: skip
+        return Check(
+            "parameters.disk_match" if given == wanted else "parameters.disk_mismatch", values
+        )
     missing = template.unset_parameters(change.parameters)
     return Check("parameters.required" if missing else "parameters.set", {"missing": missing})
 

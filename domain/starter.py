@@ -44,8 +44,10 @@ class Decision:
     outcome: str
     reason: str
     process: str | None
+    checks: list[list[Any]] = field(default_factory=list, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
+        """The SPEC's output row (the checks stay in the store and in explanations)."""
         return {
             "line": self.line,
             "depth": self.depth,
@@ -159,7 +161,8 @@ class Starter:
     ) -> TemplateConfig:
         at = self.now
         template = self.templates.get(template_id)
-        stamp: dict[str, Any] = {"changed_by": actor, "changed_at": at.isoformat()}
+        changed_at = None if self.clock is None else self.clock.isoformat()
+        stamp: dict[str, Any] = {"changed_by": actor, "changed_at": changed_at}
         if template is None:
             for required in ("document_type", "auto_execute"):
                 if required not in given:
@@ -386,6 +389,7 @@ class Starter:
             verdict = decide(change, config, Situation(settings, container, len(element.running)))
             holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
             process = element.next_process() if holds_process else None
+            checks = [check.as_record() for check in verdict.checks]
             element.decide(
                 at,
                 line=execution.line,
@@ -397,7 +401,7 @@ class Starter:
                 outcome=verdict.outcome.value,
                 reason=verdict.reason.value,
                 process=process,
-                checks=[check.as_record() for check in verdict.checks],
+                checks=checks,
             )
             self.on_decision(
                 Decision(
@@ -412,6 +416,7 @@ class Starter:
                     verdict.outcome.value,
                     verdict.reason.value,
                     process,
+                    checks,
                 )
             )
             if process is None:

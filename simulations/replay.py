@@ -61,9 +61,16 @@ def replay(
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
             summary = _apply(
-                app, simulation, lines, spool, source, max_depth, batch_lines, on_warning,
+                app,
+                simulation,
+                lines,
+                spool,
+                source,
+                max_depth,
+                batch_lines,
+                on_warning,
                 on_progress,
-            )  # fmt: skip
+            )
             spool.seek(0)
             deliver(spool)
     except BaseException:
@@ -98,16 +105,21 @@ def _apply(  # noqa: PLR0917
         on_warning(message)
 
     starter = Starter(
-        portal, templates, simulation, workspace,
-        on_decision=record, on_warning=warn, max_depth=max_depth,
-    )  # fmt: skip
+        portal,
+        templates,
+        simulation,
+        workspace,
+        on_decision=record,
+        on_warning=warn,
+        max_depth=max_depth,
+    )
     number = 0
     for number, text in enumerate(lines, start=1):
         command = parse_line(text, number)
         if command is None:
             continue
         try:
-            _dispatch(starter, command)
+            apply_command(starter, command)
         except TrafficError as error:
             raise BadLineError.wrap(number, error) from None
         if number % batch_lines == 0:
@@ -119,7 +131,8 @@ def _apply(  # noqa: PLR0917
     return ReplaySummary(number, counts["decisions"], counts["events"], counts["warnings"])
 
 
-def _dispatch(starter: Starter, command: Command) -> None:
+def apply_command(starter: Starter, command: Command) -> None:
+    """Applies one checked traffic line to the starter; raises TrafficError when refused."""
     data, line, actor = command.data, command.line, command.actor
     if command.at is not None:
         starter.tick(command.at)
@@ -136,14 +149,22 @@ def _dispatch(starter: Starter, command: Command) -> None:
         )
     elif op == "create":
         starter.create(
-            data["element"], channel=data["channel"], line=line, actor=actor,
-            fields=data.get("fields"), parameters=data.get("parameters"),
-        )  # fmt: skip
+            data["element"],
+            channel=data["channel"],
+            line=line,
+            actor=actor,
+            fields=data.get("fields"),
+            parameters=data.get("parameters"),
+        )
     elif op == "update":
         starter.update(
-            data["element"], channel=data["channel"], changed=data["changed"], line=line,
-            actor=actor, parameters=data.get("parameters"),
-        )  # fmt: skip
+            data["element"],
+            channel=data["channel"],
+            changed=data["changed"],
+            line=line,
+            actor=actor,
+            parameters=data.get("parameters"),
+        )
     elif op == "import":
         starter.import_batch(data["document_type"], data["elements"], line=line, actor=actor)
     else:

@@ -1,0 +1,306 @@
+"""The audit ledger: changes, decisions, processes, template versions and settings, as rows."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from domain.elements import Element
+from domain.portal import Portal
+from domain.templates import Template
+from domain.vocabulary import element_name
+from projections.database import ReadDatabase
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def utc(at: datetime) -> str:
+    """A time as sortable UTC text, the form every `*_utc` column and filter uses."""
+    return at.astimezone(UTC).isoformat()
+
+
+@dataclass
+class Page:
+    """The rows one page of events adds; written in one transaction with the position."""
+
+    elements: list[tuple[Any, ...]] = field(default_factory=list)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+    decisions: list[tuple[Any, ...]] = field(default_factory=list)
+    templates: list[tuple[Any, ...]] = field(default_factory=list)
+    settings: list[tuple[Any, ...]] = field(default_factory=list)
+    halts: list[tuple[Any, ...]] = field(default_factory=list)
+    new_processes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    process_updates: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+    def update_process(self, process: str, **values: Any) -> None:
+        row = self.new_processes.get(process)
+        if row is not None:
+            row.update(values)
+            return
+        columns = ", ".join(f"{name} = ?" for name in values)
+        self.process_updates.append(
+            (f"UPDATE processes SET {columns} WHERE process = ?", (*values.values(), process))
+        )
+
+    def write(self, db: ReadDatabase) -> None:
+        db.executemany("INSERT INTO elements VALUES (?, ?, ?, ?)", self.elements)
+        db.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.changes
+        )
+        db.executemany(
+            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.decisions,
+        )
+        db.executemany("INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.templates)
+        db.executemany("INSERT INTO settings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.settings)
+        db.executemany("INSERT INTO halts VALUES (?, ?, ?, ?, ?, ?)", self.halts)
+        db.executemany(
+            "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [tuple(row.values()) for row in self.new_processes.values()],
+        )
+        for statement, params in self.process_updates:
+            db.execute(statement, params)
+
+
+class AuditLedger:
+    """Folds the store's events into the ledger tables, one handler per event class."""
+
+    name = "ledger"
+
+    def __init__(self, db: ReadDatabase, names_cached: int = 200_000) -> None:
+        self.db = db
+        self.names: OrderedDict[UUID, str] = OrderedDict()
+        self.names_cached = names_cached
+
+    def element(self, stream: UUID) -> str:
+        name = self.names.get(stream)
+        if name is None:
+            rows = self.db.query("SELECT element FROM elements WHERE stream = ?", (stream.hex,))
+            name = str(rows[0]["element"])
+            self._remember(stream, name)
+        return name
+
+    def _remember(self, stream: UUID, name: str) -> None:
+        self.names[stream] = name
+        if len(self.names) > self.names_cached:
+            self.names.popitem(last=False)
+
+    @singledispatchmethod
+    def fold(self, event: object, position: int, page: Page) -> None:
+        """Events no read model needs (replay bookkeeping, portal opening) are ignored."""
+
+    @fold.register
+    def _(self, event: Element.Created, position: int, page: Page) -> None:
+        parsed = element_name(event.name)
+        self._remember(event.originator_id, event.name)
+        page.elements.append(
+            (event.originator_id.hex, event.name, parsed.document_type.name, parsed.id)
+        )
+        self._change(page, position, event.name, 1, event, event.fields)
+
+    @fold.register
+    def _(self, event: Element.Changed, position: int, page: Page) -> None:
+        name = self.element(event.originator_id)
+        self._change(page, position, name, event.revision, event, event.changed)
+
+    def _change(  # noqa: PLR0917
+        self,
+        page: Page,
+        position: int,
+        name: str,
+        revision: int,
+        event: Element.Created | Element.Changed,
+        values: dict[str, Any],
+    ) -> None:
+        page.changes.append(
+            (
+                position,
+                name,
+                name.split(":", 1)[0],
+                revision,
+                "create" if revision == 1 else "update",
+                event.timestamp.isoformat(),
+                utc(event.timestamp),
+                event.line,
+                event.depth,
+                event.channel,
+                event.actor,
+                _json(values),
+                _json(event.parameters),
+                event.cause,
+            )
+        )
+
+    @fold.register
+    def _(self, event: Element.Deleted, position: int, page: Page) -> None:
+        name = self.element(event.originator_id)
+        page.changes.append(
+            (
+                position,
+                name,
+                name.split(":", 1)[0],
+                event.revision,
+                "delete",
+                event.timestamp.isoformat(),
+                utc(event.timestamp),
+                event.line,
+                0,
+                None,
+                event.actor,
+                "{}",
+                "{}",
+                None,
+            )
+        )
+
+    @fold.register
+    def _(self, event: Element.Decided, position: int, page: Page) -> None:
+        name = self.element(event.originator_id)
+        document_type = name.split(":", 1)[0]
+        at = event.timestamp.isoformat()
+        page.decisions.append(
+            (
+                position,
+                event.line,
+                event.depth,
+                at,
+                utc(event.timestamp),
+                name,
+                document_type,
+                event.revision,
+                event.trigger,
+                event.channel,
+                event.template,
+                event.template_version,
+                event.outcome,
+                event.reason,
+                event.process,
+                _json(event.checks),
+            )
+        )
+        if event.process is not None:
+            queued = event.outcome == "queued"
+            page.new_processes[event.process] = {
+                "process": event.process,
+                "element": name,
+                "document_type": document_type,
+                "template": event.template,
+                "template_version": event.template_version,
+                "line": event.line,
+                "depth": event.depth,
+                "decision": position,
+                "status": "queued" if queued else "starting",
+                "queued_at": at if queued else None,
+                "started_at": None,
+                "ends_at": None,
+                "ended_at": None,
+                "end_reason": None,
+                "decided_utc": utc(event.timestamp),
+            }
+
+    @fold.register
+    def _(self, event: Element.ProcessStarted, _: int, page: Page) -> None:
+        page.update_process(
+            event.process,
+            status="running",
+            started_at=event.timestamp.isoformat(),
+            ends_at=event.ends_at.isoformat(),
+        )
+
+    @fold.register
+    def _(self, event: Element.ProcessCompleted, _: int, page: Page) -> None:
+        page.update_process(event.process, status="completed", ended_at=event.timestamp.isoformat())
+
+    @fold.register
+    def _(self, event: Element.ProcessDropped, _: int, page: Page) -> None:
+        page.update_process(
+            event.process,
+            status="dropped",
+            ended_at=event.timestamp.isoformat(),
+            end_reason=event.reason,
+        )
+
+    @fold.register
+    def _(self, event: Element.ProcessTerminated, _: int, page: Page) -> None:
+        page.update_process(
+            event.process,
+            status="terminated",
+            ended_at=event.timestamp.isoformat(),
+            end_reason=event.reason,
+        )
+
+    @fold.register
+    def _(self, event: Element.CascadeHalted, position: int, page: Page) -> None:
+        name = self.element(event.originator_id)
+        page.halts.append(
+            (
+                position,
+                name,
+                event.timestamp.isoformat(),
+                event.line,
+                event.depth,
+                _json(event.chain),
+            )
+        )
+
+    @fold.register
+    def _(self, event: Template.Registered, position: int, page: Page) -> None:
+        self._template(page, position, event.config, sorted(event.config))
+
+    @fold.register
+    def _(self, event: Template.Reconfigured, position: int, page: Page) -> None:
+        self._template(page, position, event.config, event.changes)
+
+    def _template(
+        self, page: Page, position: int, config: dict[str, Any], changes: list[str]
+    ) -> None:
+        page.templates.append(
+            (
+                config["template"],
+                config["version"],
+                position,
+                config["document_type"],
+                _json(config),
+                _json(changes),
+                config["changed_by"],
+                config["changed_at"],
+            )
+        )
+
+    @fold.register
+    def _(self, event: Portal.SettingsChanged, position: int, page: Page) -> None:
+        page.settings.append(
+            (
+                position,
+                "portal",
+                event.timestamp.isoformat(),
+                event.line,
+                event.actor,
+                None,
+                _json(event.changes),
+                _json(event.settings),
+            )
+        )
+
+    @fold.register
+    def _(self, event: Portal.ContainerConfigured, position: int, page: Page) -> None:
+        changes = {"bizproc_enabled": event.bizproc_enabled}
+        page.settings.append(
+            (
+                position,
+                "container",
+                event.timestamp.isoformat(),
+                event.line,
+                event.actor,
+                event.document_type,
+                _json(changes),
+                _json(changes),
+            )
+        )

@@ -1,0 +1,108 @@
+"""Filtered, streamed reads of the ledger and process tables (exports and frames share them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from projections.database import ReadDatabase
+from projections.ledger import utc
+
+DECISION_COLUMNS = (
+    "line",
+    "depth",
+    "at",
+    "element",
+    "document_type",
+    "trigger",
+    "channel",
+    "template",
+    "template_version",
+    "outcome",
+    "reason",
+    "process",
+)
+PROCESS_COLUMNS = (
+    "process",
+    "element",
+    "document_type",
+    "template",
+    "template_version",
+    "line",
+    "depth",
+    "status",
+    "queued_at",
+    "started_at",
+    "ends_at",
+    "ended_at",
+    "end_reason",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which rows to read; None means any. Times compare as instants, whatever the offset."""
+
+    element: str | None = None
+    document_type: str | None = None
+    template: int | None = None
+    channel: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, time_column: str, *, process_table: bool = False) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        equal = {
+            "element": self.element,
+            "document_type": self.document_type,
+            "template": self.template,
+        }
+        if not process_table:
+            equal |= {"channel": self.channel, "outcome": self.outcome, "reason": self.reason}
+        for column, value in equal.items():
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if process_table and (self.channel or self.outcome or self.reason):
+            clauses.append(
+                "decision IN (SELECT id FROM decisions WHERE "
+                + " AND ".join(
+                    f"{c} = ?"
+                    for c, v in (
+                        ("channel", self.channel),
+                        ("outcome", self.outcome),
+                        ("reason", self.reason),
+                    )
+                    if v is not None
+                )
+                + ")"
+            )
+            params.extend(v for v in (self.channel, self.outcome, self.reason) if v is not None)
+        if self.since is not None:
+            clauses.append(f"{time_column} >= ?")
+            params.append(utc(self.since))
+        if self.until is not None:
+            clauses.append(f"{time_column} <= ?")
+            params.append(utc(self.until))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def decision_rows(
+    db: ReadDatabase, filters: Filters = Filters(), *, checks: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Decisions in the order made, each a dict of DECISION_COLUMNS (and `checks` if asked)."""
+    where, params = filters.where("at_utc")
+    columns = ", ".join((*DECISION_COLUMNS, "at_utc", *(("checks",) if checks else ())))
+    return db.stream(f"SELECT {columns} FROM decisions{where} ORDER BY id", params)
+
+
+def process_rows(db: ReadDatabase, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """Processes in the order they were decided, each a dict of PROCESS_COLUMNS."""
+    where, params = filters.where("decided_utc", process_table=True)
+    columns = ", ".join(PROCESS_COLUMNS)
+    return db.stream(f"SELECT {columns} FROM processes{where} ORDER BY decision", params)

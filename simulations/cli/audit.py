@@ -1,0 +1,157 @@
+"""`autostart why`, `autostart check-one` and `autostart project`: the audit questions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from domain.stores import StoreAddress
+from projections.database import ReadDatabase
+from projections.explain import Query, UnknownElementError, explain
+from projections.runner import catch_up, rebuild
+from simulations.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    UsageError,
+    add_store_option,
+    end_progress,
+    parse_time,
+    progress,
+    say,
+    store_address,
+)
+from simulations.dryrun import dry_run
+from simulations.render import render_checks
+from simulations.render import render_explanation as render
+from simulations.replay import open_store
+from simulations.traffic import BadLineError
+
+
+def read_models(store: StoreAddress) -> ReadDatabase:
+    """The store's read models, caught up with every event first (a no-op when current)."""
+    app = open_store(store)
+    db = ReadDatabase(store)
+    try:
+        catch_up(app, db, on_progress=progress("project", "events"))
+    finally:
+        app.close()
+    end_progress()
+    return db
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    store = store_address(args, must_exist=True)
+    until = parse_time(args.at, "--at") if args.at else None
+    db = read_models(store)
+    try:
+        explanation = explain(db, Query(args.element, until, args.template))
+    except UnknownElementError as error:
+        say(f"autostart why: {error}")
+        return EXIT_BAD_INPUT
+    finally:
+        db.close()
+    if args.json:
+        json.dump(explanation, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render(explanation))
+    return EXIT_OK
+
+
+def cmd_check_one(args: argparse.Namespace) -> int:
+    store = store_address(args, must_exist=True)
+    text = sys.stdin.read() if args.line == "-" else args.line
+    if Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise UsageError(f"expected exactly one traffic line, got {len(lines)}")
+    app = open_store(store)
+    try:
+        result = dry_run(app, lines[0])
+    except BadLineError as error:
+        say(f"autostart check-one: {error}; nothing was recorded")
+        return EXIT_BAD_INPUT
+    finally:
+        app.close()
+    for warning in result.warnings:
+        say(f"warning: {warning}")
+    decisions = result.as_dicts()
+    if args.json:
+        for decision in decisions:
+            print(json.dumps(decision))
+        return EXIT_OK
+    if not decisions:
+        print("no decision: no template of that document type, or not an add or change")
+    for decision in decisions:
+        print(_render_dry(decision))
+    return EXIT_OK
+
+
+def _render_dry(decision: dict[str, Any]) -> str:
+    process = f" -> process {decision['process']}" if decision["process"] else ""
+    head = (
+        f"{decision['element']} {decision['trigger']} via {decision['channel']} "
+        f"(depth {decision['depth']}): template {decision['template']} "
+        f"v{decision['template_version']} would be {decision['outcome']} "
+        f"{decision['reason']}{process}"
+    )
+    return "\n".join([head, *render_checks(decision["checks"], "    ")])
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    store = store_address(args, must_exist=True)
+    app = open_store(store)
+    db = ReadDatabase(store)
+    try:
+        run = rebuild if args.rebuild else catch_up
+        folded = run(app, db, on_progress=progress("project", "events"))
+    finally:
+        db.close()
+        app.close()
+    end_progress()
+    say(f"{'rebuilt from' if args.rebuild else 'caught up with'} {folded} events")
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    why = commands.add_parser(
+        "why",
+        help="explain why processes did or didn't start for an element",
+        description=(
+            "For every add and change of ELEMENT: the channel, the actor, what changed, and "
+            "for every template of its document type the outcome, the reason, and every "
+            "check in the SPEC's order with the values it looked at, its confidence and source."
+        ),
+    )
+    why.add_argument("element", metavar="ELEMENT", help="e.g. crm.deal:101")
+    add_store_option(why)
+    why.add_argument("--at", metavar="TIME", help="only what happened up to TIME (ISO-8601)")
+    why.add_argument("--template", type=int, metavar="ID", help="only this template")
+    why.add_argument("--json", action="store_true", help="one JSON document instead of text")
+    why.set_defaults(run=cmd_why)
+
+    check = commands.add_parser(
+        "check-one",
+        help="say what one hypothetical traffic line would start, writing nothing",
+        description=(
+            "Decide one traffic line (an add or change, as in a traffic file) against the "
+            "store's present state and explain every template's decision. Nothing is recorded."
+        ),
+    )
+    check.add_argument("line", metavar="LINE", help="the JSON line, a file holding it, or -")
+    add_store_option(check)
+    check.add_argument("--json", action="store_true", help="JSON Lines instead of text")
+    check.set_defaults(run=cmd_check_one)
+
+    project = commands.add_parser(
+        "project",
+        help="catch the read models up with the store, or rebuild them",
+        description="Fold new events into the read models (ledger, processes), or rebuild.",
+    )
+    add_store_option(project)
+    project.add_argument("--rebuild", action="store_true", help="drop and fold every event")
+    project.set_defaults(run=cmd_project)

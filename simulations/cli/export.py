@@ -1,0 +1,151 @@
+"""`autostart decisions` and `autostart processes`: the ledger out as JSON Lines, CSV or Parquet."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from projections.queries import (
+    DECISION_COLUMNS,
+    PROCESS_COLUMNS,
+    Filters,
+    decision_rows,
+    process_rows,
+)
+from simulations.cli.audit import read_models
+from simulations.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_store_option,
+    parse_time,
+    say,
+    store_address,
+)
+
+CHUNK = 10_000
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(
+        element=args.element,
+        document_type=args.document_type,
+        template=args.template,
+        channel=args.channel,
+        outcome=args.outcome,
+        reason=args.reason,
+        since=parse_time(args.since, "--since") if args.since else None,
+        until=parse_time(args.until, "--until") if args.until else None,
+    )
+
+
+def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
+
+
+def write_rows(
+    rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str, out: IO[bytes]
+) -> int:
+    """Streams rows out chunk by chunk; returns how many were written."""
+    count = 0
+    if fmt == "parquet":
+        writer: pq.ParquetWriter | None = None
+        for chunk in _chunks(rows):
+            table = pa.Table.from_pylist(chunk).select(list(columns))
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema)
+            writer.write_table(table)
+            count += len(chunk)
+        if writer is None:
+            empty = {c: pa.array([], pa.string()) for c in columns}
+            pq.write_table(pa.table(empty), out)
+        else:
+            writer.close()
+        return count
+    text = _TextOut(out)
+    if fmt == "csv":
+        writer_csv = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+        writer_csv.writeheader()
+        for row in rows:
+            writer_csv.writerow(row)
+            count += 1
+    else:
+        for row in rows:
+            text.write(json.dumps({c: row[c] for c in columns}) + "\n")
+            count += 1
+    text.flush()
+    return count
+
+
+class _TextOut:
+    """Text on top of a binary stream, without closing it (stdout stays usable)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(text.encode("utf-8"))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _export(args: argparse.Namespace, kind: str) -> int:
+    store = store_address(args, must_exist=True)
+    if args.format == "parquet" and args.out == "-" and sys.stdout.isatty():
+        raise UsageError("Parquet is binary: give --out FILE or redirect stdout")
+    filters = _filters(args)
+    db = read_models(store)
+    columns: tuple[str, ...]
+    try:
+        if kind == "decisions":
+            rows, columns = decision_rows(db, filters), DECISION_COLUMNS
+        else:
+            rows, columns = process_rows(db, filters), PROCESS_COLUMNS
+        if args.out == "-":
+            count = write_rows(rows, columns, args.format, sys.stdout.buffer)
+        else:
+            path = Path(args.out)
+            partial = path.with_name(f".{path.name}.partial")
+            with partial.open("wb") as handle:
+                count = write_rows(rows, columns, args.format, handle)
+            partial.replace(path)
+    finally:
+        db.close()
+    say(f"{count} {kind} written")
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    for kind, text in (
+        ("decisions", "export the decision ledger (one row per decision)"),
+        ("processes", "export the process list (started and queued instances, with status)"),
+    ):
+        parser = commands.add_parser(kind, help=text, description=text.capitalize() + ".")
+        add_store_option(parser)
+        parser.add_argument(
+            "--format",
+            choices=("jsonl", "csv", "parquet"),
+            default="jsonl",
+            help="output format (default jsonl)",
+        )
+        parser.add_argument("--out", default="-", metavar="FILE", help="file (default stdout)")
+        parser.add_argument("--element", help="only this element, e.g. crm.deal:101")
+        parser.add_argument("--document-type", help="only this document type, e.g. crm.deal")
+        parser.add_argument("--template", type=int, metavar="ID", help="only this template")
+        parser.add_argument("--channel", help="only changes through this channel")
+        parser.add_argument("--outcome", help="started, queued, rejected or skipped")
+        parser.add_argument("--reason", help="only this reason code, e.g. CHANNEL_IMPORT")
+        parser.add_argument("--since", metavar="TIME", help="decided at or after TIME")
+        parser.add_argument("--until", metavar="TIME", help="decided at or before TIME")
+        parser.set_defaults(run=lambda args, kind=kind: _export(args, kind))

@@ -1,0 +1,131 @@
+"""`autostart replay` and `autostart example`: traffic into a store, decisions out."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+from domain.starter import MAX_CASCADE_DEPTH
+from projections.database import ReadDatabase
+from projections.runner import catch_up
+from simulations.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    UsageError,
+    add_store_option,
+    end_progress,
+    progress,
+    say,
+    store_address,
+)
+from simulations.replay import open_store, read_lines, replay
+from simulations.traffic import BadLineError
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    store = store_address(args)
+    if args.traffic != "-" and not Path(args.traffic).is_file():
+        raise UsageError(f"{args.traffic}: no such traffic file")
+    created = store.path is not None and not store.path.exists()
+    app = open_store(store)
+    try:
+        summary = replay(
+            app,
+            read_lines(args.traffic),
+            _deliver_to(args.decisions),
+            source=args.traffic,
+            max_depth=args.max_depth,
+            on_warning=lambda message: say(f"warning: {message}"),
+            on_progress=progress(f"replay {args.traffic}"),
+        )
+        if store.kind != "memory":
+            db = ReadDatabase(store)
+            try:
+                catch_up(app, db, on_progress=progress("project", "events"))
+            finally:
+                db.close()
+    except BadLineError as error:
+        app.close()
+        if created and store.path is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        end_progress()
+        say(f"autostart replay: {args.traffic} {error}; nothing was recorded")
+        return EXIT_BAD_INPUT
+    app.close()
+    end_progress()
+    say(
+        f"replayed {summary.lines} lines into {store.describe()}: "
+        f"{summary.decisions} decisions, {summary.events} events"
+        + (f", {summary.warnings} warnings" if summary.warnings else "")
+    )
+    return EXIT_OK
+
+
+def _deliver_to(target: str) -> Callable[[IO[str]], None]:
+    """Copies finished output to stdout, or replaces FILE whole (never half-written)."""
+
+    def deliver(source: IO[str]) -> None:
+        if target == "-":
+            shutil.copyfileobj(source, sys.stdout)
+            sys.stdout.flush()
+            return
+        path = Path(target)
+        partial = path.with_name(f".{path.name}.partial")
+        with partial.open("w", encoding="utf-8") as handle:
+            shutil.copyfileobj(source, handle)
+        partial.replace(path)
+
+    return deliver
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    name = f"{args.name}.jsonl"
+    try:
+        text = resources.files("simulations").joinpath("examples", name).read_text("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"no example named {args.name!r}") from None
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "replay",
+        help="apply a traffic file to a store and print its decisions",
+        description=(
+            "Apply a traffic file (JSON Lines, see the SPEC) to a store and write one "
+            "decision per line. All or nothing: a bad line is reported with its line "
+            "number and field, exit status 2, and the store is left as it was. "
+            "Replaying into an existing store continues it; its read models are kept up to date."
+        ),
+    )
+    parser.add_argument("traffic", metavar="TRAFFIC", help="traffic file, or - for stdin")
+    add_store_option(parser)
+    parser.add_argument(
+        "--decisions",
+        default="-",
+        metavar="FILE",
+        help="where to write the decisions as JSON Lines (default - for stdout)",
+    )
+    parser.add_argument(
+        "--max-depth",
+        type=int,
+        default=MAX_CASCADE_DEPTH,
+        help="deepest process-made change applied before a cascade is stopped "
+        f"(default {MAX_CASCADE_DEPTH})",
+    )
+    parser.set_defaults(run=cmd_replay)
+
+    example = commands.add_parser(
+        "example",
+        help="print an example traffic file shipped with the package",
+        description="Print an example traffic file (CRM, Feed and Drive) to stdout.",
+    )
+    example.add_argument("--name", default="portal", help="example name (default portal)")
+    example.set_defaults(run=cmd_example)

@@ -1,0 +1,47 @@
+"""What one hypothetical traffic line would do to a store, explained, writing nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.application import AutostartApplication, Workspace
+from domain.errors import TrafficError
+from domain.starter import Decision, Starter
+from projections.explain import explain_checks
+from simulations.replay import apply_command
+from simulations.traffic import BadLineError, parse_line
+
+
+@dataclass
+class DryRun:
+    decisions: list[Decision] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [
+            {**decision.as_dict(), "checks": explain_checks(decision.checks)}
+            for decision in self.decisions
+        ]
+
+
+def dry_run(app: AutostartApplication, text: str) -> DryRun:
+    """Decides `text` (one traffic line) against the store's present state; saves nothing."""
+    command = parse_line(text, 1)
+    if command is None:
+        raise BadLineError(1, None, "a traffic line (it is blank)")
+    portal = app.portal()
+    result = DryRun()
+    starter = Starter(
+        portal,
+        app.templates(portal),
+        app.simulation(),
+        Workspace(app),
+        on_decision=result.decisions.append,
+        on_warning=result.warnings.append,
+    )
+    try:
+        apply_command(starter, command)
+    except TrafficError as error:
+        raise BadLineError.wrap(1, error) from None
+    return result

@@ -1,0 +1,117 @@
+"""Explanations as text for a person: one block per change, one per template, one line a check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MARK = {True: "pass", False: "FAIL"}
+
+
+def _values(values: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={_value(value)}" for key, value in values.items())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def render_checks(checks: list[dict[str, Any]], indent: str = "      ") -> list[str]:
+    lines = []
+    for check in checks:
+        values = _values(check["values"])
+        lines.append(
+            f"{indent}{MARK[check['passed']]} {check['check']:<13}"
+            f"{(values + '  ') if values else ''}"
+            f"[{check['confidence']}] {check['source']}"
+        )
+    return lines
+
+
+def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]:
+    head = (
+        f"{indent}template {decision['template']} v{decision['template_version']}: "
+        f"{decision['outcome']} {decision['reason']}"
+    )
+    status = decision.get("process_status")
+    if decision.get("process"):
+        head += f" -> process {decision['process']}"
+        if status:
+            head += f" ({_status(status)})"
+    lines = [head]
+    config = decision.get("template_config")
+    if config:
+        lines.append(
+            f"{indent}  configuration v{config['version']}: auto_execute={config['auto_execute']}"
+            f", active={_value(config['active'])}, duration={config['duration']}s"
+            f", last changed by {config['changed_by'] or '(no actor given)'}"
+            f" at {config['changed_at'] or '(before the first timed line)'}"
+        )
+    lines.extend(render_checks(decision["checks"], indent + "  "))
+    made = decision.get("cascade", {}).get("changes_made", [])
+    if made:
+        listed = ", ".join(f"{c['element']} ({c['op']})" for c in made)
+        lines.append(f"{indent}  its actions changed: {listed}")
+    return lines
+
+
+def _status(status: dict[str, Any]) -> str:
+    text = str(status["status"])
+    if status.get("queued_at"):
+        text += f", queued {status['queued_at']}"
+    if status.get("started_at"):
+        text += f", started {status['started_at']}"
+    if status.get("ended_at"):
+        text += f", ended {status['ended_at']}"
+    if status.get("end_reason"):
+        text += f" ({status['end_reason']})"
+    return text
+
+
+def render_explanation(explanation: dict[str, Any]) -> str:
+    changes = explanation["changes"]
+    title = f"{explanation['element']} ({explanation['document_type']})"
+    scope = []
+    if explanation.get("until"):
+        scope.append(f"up to {explanation['until']}")
+    if explanation.get("template") is not None:
+        scope.append(f"template {explanation['template']} only")
+    lines = [title + (f", {'; '.join(scope)}" if scope else "") + f": {len(changes)} changes"]
+    for change in changes:
+        lines.append("")
+        who = f" by {change['actor']}" if change["actor"] else ""
+        via = f" via {change['channel']}" if change["channel"] else ""
+        lines.append(
+            f"#{change['revision']} {change['op']}{via}{who} at {change['at']} "
+            f"(traffic line {change['line']}, depth {change['depth']})"
+        )
+        if change["fields"]:
+            label = "fields" if change["op"] == "create" else "changed"
+            lines.append(f"    {label}: {_values(change['fields'])}")
+        if change["parameters"]:
+            lines.append(f"    parameters: {_values(change['parameters'])}")
+        cause = change.get("caused_by")
+        if cause:
+            lines.append(
+                f"    made by process {cause['process']} "
+                f"(template {cause['template']} on {cause['element']})"
+            )
+        if change["op"] != "delete" and not change["decisions"]:
+            lines.append("    no template of this document type: no decision")
+        for decision in change["decisions"]:
+            lines.extend(render_decision(decision))
+    for halt in explanation.get("halts", []):
+        lines.append("")
+        lines.append(
+            f"runaway cascade stopped at depth {halt['depth']} at {halt['at']} "
+            f"(traffic line {halt['line']}); chain of causes:"
+        )
+        lines.extend(
+            f"    depth {step['depth']}: {step['element']} {step['trigger']} via "
+            f"{step['channel']} -> template {step['template']} process {step['process']}"
+            for step in halt["chain"]
+        )
+    return "\n".join(lines)
