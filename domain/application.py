@@ -75,9 +75,15 @@ class AutostartApplication(Application[UUID]):
 class Workspace:
     """The elements a replay works on: unsaved ones, then recently used ones, then the store."""
 
-    def __init__(self, app: AutostartApplication, cache_size: int = 20_000) -> None:
+    def __init__(
+        self,
+        app: AutostartApplication,
+        cache_size: int = 20_000,
+        journal: list[Any] | None = None,
+    ) -> None:
         self.app = app
         self.cache_size = cache_size
+        self.journal = journal
         self.touched: dict[str, Element] = {}
         self.cache: OrderedDict[str, Element] = OrderedDict()
 
@@ -97,11 +103,24 @@ class Workspace:
         self.touched[element.name] = element
 
     def flush(self, *others: Portal | Simulation | Template) -> int:
-        """Saves every pending event in one transaction; returns how many were saved."""
+        """Saves every pending event in one transaction, in the order they happened.
+
+        With a journal the events go to the store in causal order across aggregates, so the
+        notification log (and every read model) lists them as they happened.
+        """
         aggregates = [a for a in (*self.touched.values(), *others) if a.pending_events]
         count = sum(len(a.pending_events) for a in aggregates)
-        if aggregates:
-            self.app.save(*aggregates)
+        if self.journal is None:
+            if aggregates:
+                self.app.save(*aggregates)
+        elif count:
+            if count != len(self.journal):
+                msg = f"{count} pending events but {len(self.journal)} in the journal"
+                raise RuntimeError(msg)
+            for aggregate in aggregates:
+                aggregate.collect_events()
+            self.app.events.put(list(self.journal))
+            self.journal.clear()
         for name, element in self.touched.items():
             self.cache[name] = element
             self.cache.move_to_end(name)

@@ -9,9 +9,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.ids import stream_id
+from domain.journal import JournaledAggregate
 
 
-class Element(Aggregate):
+class Element(JournaledAggregate):
     """One Bitrix element; the per-document limit and queue live here, with the decisions."""
 
     class Created(Aggregate.Created):

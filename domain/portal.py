@@ -9,10 +9,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.ids import stream_id
+from domain.journal import JournaledAggregate
 from domain.settings import PortalSettings
 
 
-class Portal(Aggregate):
+class Portal(JournaledAggregate):
     """The one portal a store models: settings as they stand now, containers, template ids."""
 
     class Opened(Aggregate.Created):

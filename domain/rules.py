@@ -391,9 +391,14 @@ CHECK_NAMES = tuple(dict.fromkeys(rule.check for rule in RULES.values()))
 _OUTCOMES = {Reason.LIMIT_REJECTED: Outcome.REJECTED, Reason.LIMIT_QUEUED: Outcome.QUEUED}
 
 
-def decide(change: Change, template: TemplateConfig, situation: Situation) -> Verdict:
+def decide(
+    change: Change,
+    template: TemplateConfig,
+    situation: Situation,
+    order: tuple[CheckFunction, ...] = DECISION_ORDER,
+) -> Verdict:
     """The decision for one template: the first failing check's reason, with all checks shown."""
-    checks = tuple(check(change, template, situation) for check in DECISION_ORDER)
+    checks = tuple(check(change, template, situation) for check in order)
     for check in checks:
         reason = RULES[check.rule].reason
         if reason is not None:

@@ -9,9 +9,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.ids import stream_id
+from domain.journal import JournaledAggregate
 
 
-class Simulation(Aggregate):
+class Simulation(JournaledAggregate):
     """Replays into one store, and what the next replay needs to carry on where one stopped."""
 
     class Begun(Aggregate.Created):

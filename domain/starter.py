@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from domain.configs import TemplateConfig
 from domain.elements import Element
 from domain.errors import TrafficError
+from domain.faults import decision_order, reverses_queue
 from domain.portal import Portal
 from domain.rules import Change, Situation, decide
 from domain.simulation import Simulation
@@ -93,8 +94,11 @@ class Starter:
         on_decision: Callable[[Decision], None],
         on_warning: Callable[[str], None],
         max_depth: int = MAX_CASCADE_DEPTH,
+        faults: frozenset[str] = frozenset(),
     ) -> None:
         self.portal = portal
+        self.order = decision_order(faults)
+        self.lifo = reverses_queue(faults)
         self.templates = {t.template: t for t in templates}
         self.elements = elements
         self.on_decision = on_decision
@@ -386,7 +390,8 @@ class Starter:
         started: list[tuple[TemplateConfig, str]] = []
         for template in self.by_type.get(change.document_type.name, ()):
             config = template.config
-            verdict = decide(change, config, Situation(settings, container, len(element.running)))
+            situation = Situation(settings, container, len(element.running))
+            verdict = decide(change, config, situation, self.order)
             holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
             process = element.next_process() if holds_process else None
             checks = [check.as_record() for check in verdict.checks]
@@ -547,7 +552,7 @@ class Starter:
         """Starts the head of the document's queue while a slot is free, first in first out."""
         limit = self.portal.settings.limit
         while element.queue and (limit == 0 or len(element.running) < limit):
-            head = element.queue[0]
+            head = element.queue[-1 if self.lifo else 0]
             self.clock = at
             self._launch(
                 element,

@@ -10,9 +10,10 @@ from eventsourcing.domain import Aggregate
 
 from domain.configs import TemplateConfig
 from domain.ids import stream_id
+from domain.journal import JournaledAggregate
 
 
-class Template(Aggregate):
+class Template(JournaledAggregate):
     """A template of one document type; each template line makes a new configuration version."""
 
     class Registered(Aggregate.Created):

@@ -62,7 +62,7 @@ class Page:
         db.executemany("INSERT INTO settings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.settings)
         db.executemany("INSERT INTO halts VALUES (?, ?, ?, ?, ?, ?)", self.halts)
         db.executemany(
-            "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [tuple(row.values()) for row in self.new_processes.values()],
         )
         for statement, params in self.process_updates:
@@ -110,7 +110,7 @@ class AuditLedger:
         name = self.element(event.originator_id)
         self._change(page, position, name, event.revision, event, event.changed)
 
-    def _change(  # noqa: PLR0917
+    def _change(
         self,
         page: Page,
         position: int,
@@ -203,36 +203,46 @@ class AuditLedger:
                 "ended_at": None,
                 "end_reason": None,
                 "decided_utc": utc(event.timestamp),
+                "started_id": None,
+                "ended_id": None,
             }
 
     @fold.register
-    def _(self, event: Element.ProcessStarted, _: int, page: Page) -> None:
+    def _(self, event: Element.ProcessStarted, position: int, page: Page) -> None:
         page.update_process(
             event.process,
             status="running",
+            started_id=position,
             started_at=event.timestamp.isoformat(),
             ends_at=event.ends_at.isoformat(),
         )
 
     @fold.register
-    def _(self, event: Element.ProcessCompleted, _: int, page: Page) -> None:
-        page.update_process(event.process, status="completed", ended_at=event.timestamp.isoformat())
+    def _(self, event: Element.ProcessCompleted, position: int, page: Page) -> None:
+        page.update_process(
+            event.process,
+            status="completed",
+            ended_at=event.timestamp.isoformat(),
+            ended_id=position,
+        )
 
     @fold.register
-    def _(self, event: Element.ProcessDropped, _: int, page: Page) -> None:
+    def _(self, event: Element.ProcessDropped, position: int, page: Page) -> None:
         page.update_process(
             event.process,
             status="dropped",
             ended_at=event.timestamp.isoformat(),
+            ended_id=position,
             end_reason=event.reason,
         )
 
     @fold.register
-    def _(self, event: Element.ProcessTerminated, _: int, page: Page) -> None:
+    def _(self, event: Element.ProcessTerminated, position: int, page: Page) -> None:
         page.update_process(
             event.process,
             status="terminated",
             ended_at=event.timestamp.isoformat(),
+            ended_id=position,
             end_reason=event.reason,
         )
 

@@ -41,7 +41,7 @@ STATEMENTS = (
     " template INTEGER NOT NULL, template_version INTEGER NOT NULL, line INTEGER NOT NULL,"
     " depth INTEGER NOT NULL, decision BIGINT NOT NULL, status TEXT NOT NULL,"
     " queued_at TEXT, started_at TEXT, ends_at TEXT, ended_at TEXT, end_reason TEXT,"
-    " decided_utc TEXT NOT NULL)",
+    " decided_utc TEXT NOT NULL, started_id BIGINT, ended_id BIGINT)",
     "CREATE INDEX IF NOT EXISTS processes_by_element ON processes (element)",
     "CREATE TABLE IF NOT EXISTS templates ("
     " template INTEGER NOT NULL, version INTEGER NOT NULL, id BIGINT NOT NULL,"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-MARK = {True: "pass", False: "FAIL"}
+# The deciding check is FAIL; checks failing after it are "fail" (they would fail too).
+PASS, DECIDING, ALSO_FAILING = "pass", "FAIL", "fail"
 
 
 def _values(values: dict[str, Any]) -> str:
@@ -21,10 +22,13 @@ def _value(value: Any) -> str:
 
 def render_checks(checks: list[dict[str, Any]], indent: str = "      ") -> list[str]:
     lines = []
+    decided = False
     for check in checks:
         values = _values(check["values"])
+        mark = PASS if check["passed"] else ALSO_FAILING if decided else DECIDING
+        decided = decided or not check["passed"]
         lines.append(
-            f"{indent}{MARK[check['passed']]} {check['check']:<13}"
+            f"{indent}{mark} {check['check']:<13}"
             f"{(values + '  ') if values else ''}"
             f"[{check['confidence']}] {check['source']}"
         )

@@ -8,10 +8,11 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
+from domain.journal import journal
 from domain.simulation import Simulation
 from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
 from domain.stores import StoreAddress
@@ -44,6 +45,7 @@ def replay(
     batch_lines: int = BATCH_LINES,
     on_warning: Callable[[str], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
+    faults: frozenset[str] = frozenset(),
 ) -> ReplaySummary:
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
@@ -60,17 +62,20 @@ def replay(
     app.save(simulation)
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            summary = _apply(
-                app,
-                simulation,
-                lines,
-                spool,
-                source,
-                max_depth,
-                batch_lines,
-                on_warning,
-                on_progress,
-            )
+            with journal() as events_in_order:
+                summary = _apply(
+                    app,
+                    events_in_order,
+                    simulation,
+                    lines,
+                    spool,
+                    source,
+                    max_depth,
+                    batch_lines,
+                    on_warning,
+                    on_progress,
+                    faults,
+                )
             spool.seek(0)
             deliver(spool)
     except BaseException:
@@ -79,8 +84,9 @@ def replay(
     return summary
 
 
-def _apply(  # noqa: PLR0917
+def _apply(
     app: AutostartApplication,
+    events_in_order: list[Any],
     simulation: Simulation,
     lines: Iterable[str],
     spool: IO[str],
@@ -89,10 +95,11 @@ def _apply(  # noqa: PLR0917
     batch_lines: int,
     on_warning: Callable[[str], None],
     on_progress: Callable[[int], None],
+    faults: frozenset[str],
 ) -> ReplaySummary:
     portal = app.portal()
     templates = app.templates(portal)
-    workspace = Workspace(app)
+    workspace = Workspace(app, journal=events_in_order)
     counts = {"decisions": 0, "warnings": 0, "events": 0}
     dumps = json.dumps
 
@@ -112,6 +119,7 @@ def _apply(  # noqa: PLR0917
         on_decision=record,
         on_warning=warn,
         max_depth=max_depth,
+        faults=faults,
     )
     number = 0
     for number, text in enumerate(lines, start=1):

@@ -86,8 +86,7 @@ def cmd_check_one(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not decisions:
         print("no decision: no template of that document type, or not an add or change")
-    for decision in decisions:
-        print(_render_dry(decision))
+    print("\n\n".join(_render_dry(decision) for decision in decisions))
     return EXIT_OK
 
 

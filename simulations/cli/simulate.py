@@ -1,0 +1,238 @@
+"""`autostart scenarios|generate|simulate|check|faults`: a month of traffic before switching on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from typing import Any
+
+from domain.faults import FAULTS
+from domain.starter import MAX_CASCADE_DEPTH
+from simulations.checker import Violation, check_store
+from simulations.cli.audit import read_models
+from simulations.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_store_option,
+    end_progress,
+    progress,
+    say,
+    store_address,
+)
+from simulations.generate import generate
+from simulations.scenario import Scenario, ScenarioError, load, shipped
+from simulations.simulate import SimulationResult, simulate
+from simulations.traffic import BadLineError
+
+
+def _scenario(name: str) -> Scenario:
+    try:
+        return load(name)
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    for name, path in sorted(shipped().items()):
+        scenario = load(str(path))
+        print(f"{name}\t{scenario.description}")
+    return EXIT_OK
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    for name in FAULTS:
+        print(name)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    scenario = _scenario(args.scenario)
+    write = sys.stdout.write
+    for line in generate(scenario, events=args.events, seed=args.seed):
+        write(line + "\n")
+    return EXIT_OK
+
+
+def _faults(names: list[str]) -> frozenset[str]:
+    for name in names:
+        if name not in FAULTS:
+            raise UsageError(f"--fault {name!r}: expected one of {', '.join(FAULTS)}")
+    return frozenset(names)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    scenario = _scenario(args.scenario)
+    store = store_address(args)
+    if store.path is not None and store.path.exists() and not args.continue_store:
+        raise UsageError(
+            f"--store {args.store!r} exists: simulate starts a new store "
+            "(remove it, pick another path, or pass --continue to add to it)"
+        )
+    warnings: list[str] = []
+    try:
+        result = simulate(
+            scenario,
+            store,
+            events=args.events,
+            seed=args.seed,
+            faults=_faults(args.fault),
+            max_depth=args.max_depth,
+            on_warning=warnings.append,
+            on_progress=progress(f"simulate {scenario.name}", "lines"),
+        )
+    except BadLineError as error:
+        end_progress()
+        say(f"autostart simulate: scenario {scenario.name} made a bad traffic {error}")
+        return EXIT_BAD_INPUT
+    end_progress()
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(render_summary(result))
+    return EXIT_CHECK_FAILED if result.violations else EXIT_OK
+
+
+def render_summary(result: SimulationResult) -> str:
+    summary = result.summary
+    lines = [
+        f"scenario {result.scenario}: {result.replay.lines} traffic lines, "
+        f"{result.replay.events} events, {summary['decisions']} decisions"
+    ]
+    by_outcome: dict[str, int] = defaultdict(int)
+    by_reason: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for row in summary["by_outcome_reason_channel"]:
+        by_outcome[row["outcome"]] += row["count"]
+        by_reason[(row["outcome"], row["reason"])][row["channel"]] = row["count"]
+    lines.append(
+        "decisions by outcome: "
+        + ", ".join(
+            f"{o} {by_outcome.get(o, 0)}" for o in ("started", "queued", "rejected", "skipped")
+        )
+    )
+    lines.append("by outcome, reason and channel:")
+    for (outcome, reason), channels in sorted(by_reason.items()):
+        ordered = sorted(channels.items(), key=lambda item: (-item[1], item[0]))
+        lines.append(f"  {outcome:<8} {reason:<25} " + ", ".join(f"{c} {n}" for c, n in ordered))
+    processes = summary["processes"]
+    lines.append("processes: " + (", ".join(f"{s} {n}" for s, n in processes.items()) or "none"))
+    cascades = summary["cascades"]
+    lines.append(
+        f"cascades: deepest {cascades['deepest']}, {cascades['process_made_decisions']} "
+        f"process-made decisions, {len(cascades['runaways'])} runaways stopped"
+    )
+    for runaway in cascades["runaways"][:5]:
+        chain = runaway["chain"]
+        root = chain[0] if chain else {}
+        lines.append(
+            f"  runaway from traffic line {runaway['line']} on {runaway['element']}, "
+            f"stopped at depth {runaway['depth']}: "
+            f"{root.get('element')} {root.get('trigger')} via {root.get('channel')} -> "
+            + " -> ".join(f"template {step['template']}" for step in chain[:4])
+            + (f" -> ... ({len(chain)} steps)" if len(chain) > 4 else "")
+        )
+    lines.extend(render_violations(result.violations))
+    return "\n".join(lines)
+
+
+def render_violations(violations: list[Violation]) -> list[str]:
+    if not violations:
+        return ["violations: none"]
+    lines = [f"violations: {len(violations)}"]
+    for v in violations[:50]:
+        lines.append(
+            f"  {v.law}: {v.element}, {v.event}: expected {v.expected}; happened {v.happened}"
+        )
+    if len(violations) > 50:
+        lines.append(f"  ... and {len(violations) - 50} more (--json lists all)")
+    return lines
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    store = store_address(args, must_exist=True)
+    db = read_models(store)
+    try:
+        violations = check_store(db, max_depth=args.max_depth)
+    finally:
+        db.close()
+    if args.json:
+        for violation in violations:
+            print(json.dumps(violation.as_dict()))
+    else:
+        print("\n".join(render_violations(violations)))
+    return EXIT_CHECK_FAILED if violations else EXIT_OK
+
+
+def register(commands: Any) -> None:
+    scenarios = commands.add_parser(
+        "scenarios", help="list the shipped scenarios", description="List shipped scenarios."
+    )
+    scenarios.set_defaults(run=cmd_scenarios)
+
+    faults = commands.add_parser(
+        "faults",
+        help="list the faults that can be planted in the starter",
+        description="List fault names for --fault, one a line.",
+    )
+    faults.set_defaults(run=cmd_faults)
+
+    gen = commands.add_parser(
+        "generate",
+        help="write a scenario's traffic as JSON Lines to stdout",
+        description="Stream the traffic of a scenario (a shipped name or a TOML path). "
+        "The same scenario and seed give byte-identical output.",
+    )
+    gen.add_argument("scenario", metavar="SCENARIO", help="shipped name or path to .toml")
+    gen.add_argument("--events", type=int, help="number of timed lines (default: scenario's)")
+    gen.add_argument("--seed", type=int, help="random seed (default: scenario's)")
+    gen.set_defaults(run=cmd_generate)
+
+    sim = commands.add_parser(
+        "simulate",
+        help="generate, replay, project and check a scenario in one run",
+        description="Generate a scenario's traffic, replay it into a store, project the "
+        "ledger and check the SPEC's laws. Exit status 1 when a law is violated.",
+    )
+    sim.add_argument("scenario", metavar="SCENARIO", help="shipped name or path to .toml")
+    add_store_option(sim)
+    sim.add_argument(
+        "--continue",
+        dest="continue_store",
+        action="store_true",
+        help="add to an existing store instead of refusing it",
+    )
+    sim.add_argument("--events", type=int, help="number of timed lines (default: scenario's)")
+    sim.add_argument("--seed", type=int, help="random seed (default: scenario's)")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="plant a named fault in the starter (see autostart faults)",
+    )
+    sim.add_argument(
+        "--max-depth",
+        type=int,
+        default=MAX_CASCADE_DEPTH,
+        help=f"cascade depth bound (default {MAX_CASCADE_DEPTH})",
+    )
+    sim.add_argument("--json", action="store_true", help="the summary as one JSON document")
+    sim.set_defaults(run=cmd_simulate)
+
+    check = commands.add_parser(
+        "check",
+        help="check the SPEC's laws on a store's ledger",
+        description="Check the exclusion laws on the store. Exit status 1 on any violation.",
+    )
+    add_store_option(check)
+    check.add_argument(
+        "--max-depth",
+        type=int,
+        default=MAX_CASCADE_DEPTH,
+        help=f"cascade depth bound (default {MAX_CASCADE_DEPTH})",
+    )
+    check.add_argument("--json", action="store_true", help="violations as JSON Lines")
+    check.set_defaults(run=cmd_check)

@@ -1,0 +1,213 @@
+"""Traffic generation: a scenario and a seed streamed out as SPEC traffic lines, reproducibly."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.vocabulary import Module, Trigger, document_type
+from simulations.scenario import Scenario, TrafficModel
+
+CHANGED_FIELDS = {
+    Module.CRM: ("STAGE_ID", "OPPORTUNITY", "ASSIGNED_BY_ID", "COMMENTS"),
+    Module.FEED: ("NAME", "PROPERTY_STATUS"),
+    Module.LISTS: ("NAME", "PROPERTY_STATUS"),
+    Module.DISK: ("VERSION",),
+}
+DEFAULT_CHANNELS = {
+    Module.CRM: {"ui": 1.0},
+    Module.FEED: {"feed": 1.0},
+    Module.LISTS: {"ui": 1.0},
+    Module.DISK: {"ui": 1.0},
+}
+# Ids of types that processes create are spaced so a cascade's max+1 never meets the traffic's.
+ACTION_ID_STRIDE = 1000
+
+
+@dataclass
+class _State:
+    """What the generator remembers: bounded, so memory stays flat however long the run."""
+
+    at: datetime
+    next_id: dict[str, int] = field(default_factory=dict)
+    live: dict[str, list[int]] = field(default_factory=dict)
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+    off: set[str] = field(default_factory=set)
+
+
+def _dump(line: dict[str, Any]) -> str:
+    return json.dumps(line, separators=(",", ":"))
+
+
+def generate(
+    scenario: Scenario, *, events: int | None = None, seed: int | None = None
+) -> Iterator[str]:
+    """Streams the scenario's traffic: set-up lines first, then `events` timed lines."""
+    model = scenario.traffic
+    rng = random.Random(scenario.seed if seed is None else seed)
+    total = model.events if events is None else events
+    state = _State(at=model.start)
+    stride = dict.fromkeys(scenario.created_by_actions(), ACTION_ID_STRIDE)
+    for line in scenario.setup:
+        _remember_settings(state, line)
+        yield _dump(line)
+    end = model.start + timedelta(days=model.span_days) if model.span_days else None
+    timeline = list(scenario.timeline)
+    emitted = 0
+    while emitted < total:
+        while timeline and timeline[0].after_share * total <= emitted:
+            line = {**timeline.pop(0).line, "at": state.at.isoformat()}
+            _remember_settings(state, line)
+            yield _dump(line)
+        state.at += timedelta(seconds=rng.expovariate(1 / model.mean_gap_s))
+        if end is not None and state.at > end:
+            return
+        for line in _next_lines(model, state, rng, stride, emitted):
+            yield _dump(line)
+            emitted += 1
+
+
+def _remember_settings(state: _State, line: dict[str, Any]) -> None:
+    if line["op"] == "portal":
+        for key, channel in (("email_integration", "email"), ("telephony", "call")):
+            if key in line:
+                (state.off.discard if line[key] else state.off.add)(channel)
+    if line["op"] == "template" and "parameters" in line and "document_type" in line:
+        names = [p["name"] for p in line["parameters"]]
+        known = state.parameters.setdefault(line["document_type"], [])
+        known.extend(n for n in names if n not in known)
+
+
+def _next_lines(
+    model: TrafficModel,
+    state: _State,
+    rng: random.Random,
+    stride: dict[str, int],
+    emitted: int,
+) -> list[dict[str, Any]]:
+    at = state.at.isoformat()
+    if model.import_every_events and emitted and emitted % model.import_every_events == 0:
+        types = model.import_document_types or ["crm.lead"]
+        name = rng.choice(types)
+        ids = [
+            _new_id(state, name, stride, model.recent_elements)
+            for _ in range(model.import_batch_size)
+        ]
+        return [
+            {
+                "op": "import",
+                "at": at,
+                "document_type": name,
+                "file": f"{name}.csv",
+                "elements": [f"{name}:{i}" for i in ids],
+            }
+        ]
+    roll = rng.random()
+    existing = [name for name, ids in state.live.items() if ids]
+    if existing and roll < model.delete_share:
+        name = rng.choice(sorted(existing))
+        ids = state.live[name]
+        chosen = ids.pop(rng.randrange(len(ids)))
+        return [{"op": "delete", "at": at, "element": f"{name}:{chosen}"}]
+    if existing and roll < model.delete_share + model.change_share:
+        name = rng.choice(sorted(existing))
+        element = f"{name}:{rng.choice(state.live[name])}"
+        count = model.burst_size if rng.random() < model.burst_share else 1
+        lines = []
+        for index in range(count):
+            when = state.at + timedelta(seconds=index * model.burst_gap_s)
+            lines.append(_update(model, state, rng, name, element, when))
+        state.at += timedelta(seconds=(count - 1) * model.burst_gap_s)
+        return lines
+    names = sorted(model.document_types)
+    name = rng.choices(names, weights=[model.document_types[n] for n in names])[0]
+    doc_type = document_type(name)
+    line: dict[str, Any] = {
+        "op": "create",
+        "at": at,
+        "element": f"{name}:{_new_id(state, name, stride, model.recent_elements)}",
+        "channel": _channel(model.create_channels, state, rng, name, Trigger.ADD),
+    }
+    parameters = _parameters(model, state, rng, name)
+    if parameters:
+        line["parameters"] = parameters
+    if doc_type.module is Module.CRM:
+        line["fields"] = {"TITLE": f"{doc_type.entity} {line['element'].split(':')[1]}"}
+    return [line]
+
+
+def _update(
+    model: TrafficModel,
+    state: _State,
+    rng: random.Random,
+    name: str,
+    element: str,
+    when: datetime,
+) -> dict[str, Any]:
+    doc_type = document_type(name)
+    duplicate = doc_type.module is Module.CRM and rng.random() < model.web_form_duplicate_share
+    channel = (
+        "web_form"
+        if duplicate
+        else _channel(model.change_channels, state, rng, name, Trigger.CHANGE)
+    )
+    changed: dict[str, Any] = {}
+    if rng.random() >= model.empty_change_share:
+        fields = CHANGED_FIELDS[doc_type.module]
+        changed = {rng.choice(fields): rng.randint(1, 99)}
+    line: dict[str, Any] = {
+        "op": "update",
+        "at": when.isoformat(),
+        "element": element,
+        "channel": channel,
+        "changed": changed,
+    }
+    parameters = _parameters(model, state, rng, name)
+    if parameters:
+        line["parameters"] = parameters
+    return line
+
+
+def _channel(
+    table: dict[str, dict[str, float]],
+    state: _State,
+    rng: random.Random,
+    name: str,
+    trigger: Trigger,
+) -> str:
+    doc_type = document_type(name)
+    weights = table.get(doc_type.module.value) or DEFAULT_CHANNELS[doc_type.module]
+    usable = sorted(
+        c
+        for c, w in weights.items()
+        if w > 0 and c not in state.off and doc_type.allows(c, trigger)
+    )
+    if not usable:
+        return "ui"
+    return rng.choices(usable, weights=[weights[c] for c in usable])[0]
+
+
+def _parameters(
+    model: TrafficModel, state: _State, rng: random.Random, name: str
+) -> dict[str, Any]:
+    module = document_type(name).module
+    if module is Module.CRM or rng.random() >= model.parameters_share:
+        return {}
+    names = state.parameters.get(name) or ["Comment"]
+    return {parameter: f"value {rng.randint(1, 9)}" for parameter in names}
+
+
+def _new_id(state: _State, name: str, stride: dict[str, int], window: int) -> int:
+    """A fresh id; only the `window` most recent live elements of a type are changed later."""
+    number = state.next_id.get(name, 0) + 1
+    state.next_id[name] = number
+    new = number * stride.get(name, 1)
+    live = state.live.setdefault(name, [])
+    live.append(new)
+    if len(live) > window:
+        del live[0]
+    return new
