@@ -1,0 +1,136 @@
+"""Scenario files load or are refused key by key; generated traffic is reproducible."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domain.stores import parse_store
+from simulations.generate import generate
+from simulations.scenario import ScenarioError, load, shipped
+from simulations.simulate import simulate
+
+SHIPPED = ("heavy-import", "loop-prone", "on-premise-feed-drive", "typical-cloud")
+
+
+def autostart(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "simulations.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_the_four_scenarios_ship_with_the_package_and_are_listed() -> None:
+    listed = autostart("scenarios")
+
+    assert sorted(shipped()) == list(SHIPPED)
+    assert listed.returncode == 0
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == list(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_generate_is_reproducible_byte_for_byte(name: str) -> None:
+    first = autostart("generate", name, "--events", "300")
+    second = autostart("generate", name, "--events", "300")
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert len(first.stdout.splitlines()) >= 300
+
+
+def test_another_seed_gives_other_traffic() -> None:
+    scenario = load("typical-cloud")
+
+    one = list(generate(scenario, events=200, seed=1))
+    other = list(generate(scenario, events=200, seed=2))
+
+    assert one != other
+    assert one == list(generate(scenario, events=200, seed=1))
+
+
+def test_a_scenario_is_usable_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(shipped()["heavy-import"].read_text())
+
+    by_path = autostart("generate", str(path), "--events", "50")
+    by_name = autostart("generate", "heavy-import", "--events", "50")
+
+    assert by_path.stdout == by_name.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('name = "x"\ncolour = "blue"\n', "colour"),
+        ('name = "x"\n[traffic]\nmean_gap = 3\n', "traffic.mean_gap"),
+        ('name = "x"\n[traffic]\nchange_share = 1.5\n', "traffic.change_share"),
+        (
+            'name = "x"\n[[templates]]\ntemplate = 1\ndocument_type = "crm.deal"\n'
+            "auto_execute = 7\n",
+            "templates[0].auto_execute",
+        ),
+        (
+            'name = "x"\n[traffic.document_types]\n"crm.nothing" = 1\n',
+            "traffic.document_types.crm.nothing",
+        ),
+        (
+            'name = "x"\n[traffic.create_channels.crm]\nfeed = 1\n',
+            "traffic.create_channels.crm.feed",
+        ),
+        ('name = "x"\n[[timeline]]\nafter_share = 2\nop = "portal"\n', "timeline[0].after_share"),
+    ],
+)
+def test_a_bad_scenario_is_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+
+    refused = autostart("generate", str(path))
+
+    assert refused.returncode == 2
+    assert f"'{key}'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert refused.stdout == ""
+    with pytest.raises(ScenarioError):
+        load(str(path))
+
+
+def test_malformed_toml_and_unknown_names_exit_two(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("name = \n")
+
+    broken = autostart("simulate", str(path), "--store", "memory:")
+    unknown = autostart("simulate", "no-such-portal", "--store", "memory:")
+
+    assert broken.returncode == 2
+    assert "not valid TOML" in broken.stderr
+    assert unknown.returncode == 2
+    assert "typical-cloud" in unknown.stderr
+
+
+def test_the_loop_prone_scenario_reports_its_runaway_and_ends() -> None:
+    result = simulate(load("loop-prone"), parse_store("memory:"), events=300)
+
+    runaways = result.summary["cascades"]["runaways"]
+    assert runaways
+    assert all(r["depth"] == 21 for r in runaways)
+    assert result.summary["cascades"]["deepest"] == 20
+    assert len(runaways[0]["chain"]) == 21
+    assert result.replay.warnings == len(runaways)
+
+
+def test_simulate_refuses_to_overwrite_an_existing_store(tmp_path: Path) -> None:
+    store = tmp_path / "autostart.db"
+    first = autostart("simulate", "heavy-import", "--events", "100", cwd=tmp_path)
+
+    again = autostart("simulate", "heavy-import", "--events", "100", cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert store.exists()
+    assert again.returncode == 2
+    assert "--continue" in again.stderr
