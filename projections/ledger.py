@@ -6,7 +6,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import singledispatchmethod
+from functools import lru_cache, singledispatchmethod
 from typing import Any
 from uuid import UUID
 
@@ -16,14 +16,21 @@ from domain.templates import Template
 from domain.vocabulary import element_name
 from projections.database import ReadDatabase
 
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return _dumps(value)
 
 
 def utc(at: datetime) -> str:
     """A time as sortable UTC text, the form every `*_utc` column and filter uses."""
     return at.astimezone(UTC).isoformat()
+
+
+# Many events share a time (a round decides every template at once): format each time once.
+_iso = lru_cache(maxsize=4096)(datetime.isoformat)
+_utc = lru_cache(maxsize=4096)(utc)
 
 
 @dataclass
@@ -126,8 +133,8 @@ class AuditLedger:
                 name.split(":", 1)[0],
                 revision,
                 "create" if revision == 1 else "update",
-                event.timestamp.isoformat(),
-                utc(event.timestamp),
+                _iso(event.timestamp),
+                _utc(event.timestamp),
                 event.line,
                 event.depth,
                 event.channel,
@@ -148,8 +155,8 @@ class AuditLedger:
                 name.split(":", 1)[0],
                 event.revision,
                 "delete",
-                event.timestamp.isoformat(),
-                utc(event.timestamp),
+                _iso(event.timestamp),
+                _utc(event.timestamp),
                 event.line,
                 0,
                 None,
@@ -164,14 +171,14 @@ class AuditLedger:
     def _(self, event: Element.Decided, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         document_type = name.split(":", 1)[0]
-        at = event.timestamp.isoformat()
+        at = _iso(event.timestamp)
         page.decisions.append(
             (
                 position,
                 event.line,
                 event.depth,
                 at,
-                utc(event.timestamp),
+                _utc(event.timestamp),
                 name,
                 document_type,
                 event.revision,
@@ -202,7 +209,7 @@ class AuditLedger:
                 "ends_at": None,
                 "ended_at": None,
                 "end_reason": None,
-                "decided_utc": utc(event.timestamp),
+                "decided_utc": _utc(event.timestamp),
                 "started_id": None,
                 "ended_id": None,
             }
@@ -213,8 +220,8 @@ class AuditLedger:
             event.process,
             status="running",
             started_id=position,
-            started_at=event.timestamp.isoformat(),
-            ends_at=event.ends_at.isoformat(),
+            started_at=_iso(event.timestamp),
+            ends_at=_iso(event.ends_at),
         )
 
     @fold.register
@@ -222,7 +229,7 @@ class AuditLedger:
         page.update_process(
             event.process,
             status="completed",
-            ended_at=event.timestamp.isoformat(),
+            ended_at=_iso(event.timestamp),
             ended_id=position,
         )
 
@@ -231,7 +238,7 @@ class AuditLedger:
         page.update_process(
             event.process,
             status="dropped",
-            ended_at=event.timestamp.isoformat(),
+            ended_at=_iso(event.timestamp),
             ended_id=position,
             end_reason=event.reason,
         )
@@ -241,7 +248,7 @@ class AuditLedger:
         page.update_process(
             event.process,
             status="terminated",
-            ended_at=event.timestamp.isoformat(),
+            ended_at=_iso(event.timestamp),
             ended_id=position,
             end_reason=event.reason,
         )
@@ -253,7 +260,7 @@ class AuditLedger:
             (
                 position,
                 name,
-                event.timestamp.isoformat(),
+                _iso(event.timestamp),
                 event.line,
                 event.depth,
                 _json(event.chain),
@@ -290,7 +297,7 @@ class AuditLedger:
             (
                 position,
                 "portal",
-                event.timestamp.isoformat(),
+                _iso(event.timestamp),
                 event.line,
                 event.actor,
                 None,
@@ -306,7 +313,7 @@ class AuditLedger:
             (
                 position,
                 "container",
-                event.timestamp.isoformat(),
+                _iso(event.timestamp),
                 event.line,
                 event.actor,
                 event.document_type,

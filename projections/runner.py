@@ -38,6 +38,8 @@ def catch_up(
     """
     create_tables(db)
     ledger = AuditLedger(db)
+    fold = ledger.fold  # bound once: singledispatchmethod builds a wrapper per attribute access
+    to_event = app.mapper.to_domain_event
     done = position(db, ledger.name)
     folded = 0
     while stop is None or done < stop:
@@ -48,8 +50,7 @@ def catch_up(
             break
         page = Page()
         for notification in notifications:
-            event = app.mapper.to_domain_event(notification)
-            ledger.fold(event, notification.id, page)
+            fold(to_event(notification), notification.id, page)
         done = notifications[-1].id
         with db.transaction():
             page.write(db)
