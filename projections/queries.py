@@ -106,3 +106,29 @@ def process_rows(db: ReadDatabase, filters: Filters = Filters()) -> Iterator[dic
     where, params = filters.where("decided_utc", process_table=True)
     columns = ", ".join(PROCESS_COLUMNS)
     return db.stream(f"SELECT {columns} FROM processes{where} ORDER BY decision", params)
+
+
+ELEMENT_KINDS = {
+    "imported_then_edited": (
+        "SELECT c.element FROM changes c JOIN changes e ON e.element = c.element "
+        "WHERE c.op = 'create' AND c.channel = 'import' AND e.op = 'update' "
+        "AND e.channel <> 'import' AND e.depth = 0 ORDER BY c.id LIMIT ?"
+    ),
+    "web_form_duplicate": (
+        "SELECT element FROM changes WHERE op = 'update' AND channel = 'web_form' "
+        "ORDER BY id LIMIT ?"
+    ),
+    "queued": "SELECT element FROM processes WHERE queued_at IS NOT NULL ORDER BY decision LIMIT ?",
+    "cascade": "SELECT element FROM changes WHERE cause IS NOT NULL ORDER BY id LIMIT ?",
+    "runaway": "SELECT element FROM halts ORDER BY id LIMIT ?",
+}
+
+
+def elements_with(db: ReadDatabase, kind: str, limit: int = 5) -> list[str]:
+    """Elements whose history shows `kind` (one of ELEMENT_KINDS), earliest first."""
+    seen: dict[str, None] = {}
+    for row in db.query(ELEMENT_KINDS[kind], (limit * 20,)):
+        seen.setdefault(row["element"])
+        if len(seen) == limit:
+            break
+    return list(seen)

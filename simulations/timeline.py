@@ -1,0 +1,77 @@
+"""One element's history as a figure: its changes, every template's decisions, its processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from matplotlib.figure import Figure
+
+OUTCOME_COLOURS = {
+    "started": "tab:green",
+    "queued": "tab:orange",
+    "rejected": "tab:red",
+    "skipped": "tab:gray",
+}
+
+
+MATPLOTLIB_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # matplotlib's default date epoch
+
+
+def _number(at: datetime) -> float:
+    """Matplotlib's date number (days since its epoch), as `dates.date2num` gives."""
+    return (at - MATPLOTLIB_EPOCH).total_seconds() / 86400
+
+
+def _time(text: str | None) -> float | None:
+    return None if text is None else _number(datetime.fromisoformat(text))
+
+
+def timeline_figure(explanation: dict[str, Any]) -> Figure:
+    """Rows: the element's changes on top, then one row per template (decisions as dots,
+    processes as bars from start to end, the queue wait as a thin line before the bar)."""
+    changes = explanation["changes"]
+    templates = sorted({d["template"] for c in changes for d in c["decisions"]})
+    rows = {template: index + 1 for index, template in enumerate(templates)}
+    fig = Figure(figsize=(10, 1.2 + 0.6 * len(rows)))
+    ax = fig.add_subplot()
+    for change in changes:
+        at = _number(datetime.fromisoformat(change["at"]))
+        marker = {"create": "^", "update": "o", "delete": "x"}[change["op"]]
+        ax.plot([at], [0], marker=marker, color="black", linestyle="none")
+        for decision in change["decisions"]:
+            row = rows[decision["template"]]
+            ax.plot(
+                [at],
+                [row],
+                marker="o",
+                linestyle="none",
+                color=OUTCOME_COLOURS[decision["outcome"]],
+            )
+            status = decision.get("process_status") or {}
+            started, ended = _time(status.get("started_at")), _time(status.get("ended_at"))
+            queued = _time(status.get("queued_at"))
+            if queued is not None:
+                ax.plot([queued, started or queued], [row, row], color="tab:orange", lw=1)
+            if started is not None:
+                end = ended or _time(status.get("ends_at")) or started
+                ax.plot(
+                    [started, end],
+                    [row, row],
+                    color="tab:green",
+                    lw=5,
+                    alpha=0.5,
+                    solid_capstyle="butt",
+                )
+    ax.set_yticks(range(len(rows) + 1), ["changes", *(f"template {t}" for t in templates)])
+    ax.invert_yaxis()
+    ax.xaxis_date()
+    ax.set_title(f"{explanation['element']}: changes, decisions and processes")
+    handles = [
+        ax.plot([], [], marker="o", linestyle="none", color=colour, label=outcome)[0]
+        for outcome, colour in OUTCOME_COLOURS.items()
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
