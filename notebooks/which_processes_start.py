@@ -130,11 +130,12 @@ fig.tight_layout()
 # %%
 imports = decisions[decisions["channel"] == "import"]
 licence_channels = set(decisions.loc[decisions["reason"] == "REST_LICENCE", "channel"])
-assert (
-    (imports["outcome"] == "skipped").all()
-    & (licence_channels <= {"rest"})
-    & (result.violations == [])
-)
+laws_hold = {
+    "no import started a process": bool((imports["outcome"] == "skipped").all()),
+    "only legacy REST meets the licence gate": licence_channels <= {"rest"},
+    "no law violated": result.violations == [],
+}
+assert all(laws_hold.values()), laws_hold
 
 # %% [markdown]
 # ## Answer
