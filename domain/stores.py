@@ -69,5 +69,6 @@ def _postgres(address: str) -> StoreAddress:
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username),
         "POSTGRES_PASSWORD": unquote(parts.password),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
     }
     return StoreAddress("postgres", env)

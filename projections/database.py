@@ -27,6 +27,7 @@ class ReadDatabase:
                 port=int(env["POSTGRES_PORT"]),
                 user=env["POSTGRES_USER"],
                 password=env["POSTGRES_PASSWORD"],
+                connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
                 row_factory=dict_row,
             )
         else:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
 
 from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
@@ -29,10 +34,18 @@ class ReplaySummary:
     warnings: int
 
 
+class StoreUnavailableError(Exception):
+    """The store could not be opened: its server is down, its file unreadable, and so on."""
+
+
 def open_store(store: StoreAddress) -> AutostartApplication:
+    """The application on `store`; raises StoreUnavailableError when it cannot be reached."""
     if store.path is not None:
         store.path.parent.mkdir(parents=True, exist_ok=True)
-    return AutostartApplication(store)
+    try:
+        return AutostartApplication(store)
+    except (PersistenceError, OSError, sqlite3.Error, psycopg.Error) as error:
+        raise StoreUnavailableError(f"cannot open {store.describe()}: {error}") from None
 
 
 def replay(
@@ -181,8 +194,11 @@ def apply_command(starter: Starter, command: Command) -> None:
 
 def read_lines(path: str) -> Iterable[str]:
     """Streams a traffic file (or standard input for `-`) line by line."""
+    # Bytes that are not UTF-8 are kept (as surrogates) so the parser can name their line.
     if path == "-":
+        if isinstance(sys.stdin, io.TextIOWrapper):
+            sys.stdin.reconfigure(errors="surrogateescape")
         yield from sys.stdin
         return
-    with Path(path).open(encoding="utf-8") as handle:
+    with Path(path).open(encoding="utf-8", errors="surrogateescape") as handle:
         yield from handle

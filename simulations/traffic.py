@@ -233,7 +233,7 @@ def _change(data: dict[str, Any], values: str, *, required: bool) -> None:
     _element(data["element"])
     if "channel" not in data:
         raise _fail("channel", "the channel the change came through (required)")
-    if data["channel"] not in ALL_CHANNELS:
+    if not isinstance(data["channel"], str) or data["channel"] not in ALL_CHANNELS:
         raise _fail("channel", "one of " + ", ".join(sorted(ALL_CHANNELS)), data["channel"])
     if required and values not in data:
         raise _fail(values, "an object of the changed fields (required, may be empty)")
@@ -286,6 +286,13 @@ def parse_line(text: str, number: int) -> Command | None:
     """The command on one traffic line, None for a blank line; raises BadLineError."""
     if not text.strip():
         return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadLineError(
+                number, None, "a JSON line in UTF-8 (the line has bytes that are not UTF-8)"
+            ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
@@ -302,7 +309,7 @@ def parse_line(text: str, number: int) -> Command | None:
 
 def _command(raw: dict[str, Any], number: int) -> Command:
     op = raw.get("op")
-    if op not in FIELDS:
+    if not isinstance(op, str) or op not in FIELDS:
         raise _fail("op", "one of " + ", ".join(FIELDS), op)
     allowed = (*_COMMON, *FIELDS[op])
     for key in raw:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from simulations.cli import audit, export, replay, simulate
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError
+from simulations.replay import StoreUnavailableError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except UsageError as error:
+    except (UsageError, StoreUnavailableError) as error:
         print(f"autostart {args.command}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
 
 from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store
 
@@ -76,3 +79,26 @@ def end_progress() -> None:
 def say(message: str) -> None:
     """A message for the person at the terminal: always on stderr, never mixed with output."""
     print(message, file=sys.stderr)
+
+
+@contextmanager
+def output_file(target: str, mode: str = "w") -> Iterator[IO[Any]]:
+    """Writes FILE whole or not at all: a regular file is replaced only once complete.
+
+    A pipe, a device such as /dev/null, or anything else that is not a regular file is written
+    straight through (replacing it would swap the device for a file).
+    """
+    path = Path(target)
+    encoding = None if "b" in mode else "utf-8"
+    if path.exists() and not path.is_file():
+        with path.open(mode, encoding=encoding) as handle:
+            yield handle
+        return
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open(mode, encoding=encoding) as handle:
+            yield handle
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)

@@ -8,11 +8,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from pathlib import Path
 from typing import IO, Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from projections.queries import (
     DECISION_COLUMNS,
@@ -26,6 +22,7 @@ from simulations.cli.common import (
     EXIT_OK,
     UsageError,
     add_store_option,
+    output_file,
     parse_time,
     say,
     store_address,
@@ -59,7 +56,10 @@ def write_rows(
     """Streams rows out chunk by chunk; returns how many were written."""
     count = 0
     if fmt == "parquet":
-        writer: pq.ParquetWriter | None = None
+        import pyarrow as pa  # noqa: PLC0415 - heavy, and only Parquet needs it
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        writer: Any = None
         for chunk in _chunks(rows):
             table = pa.Table.from_pylist(chunk).select(list(columns))
             if writer is None:
@@ -115,11 +115,8 @@ def _export(args: argparse.Namespace, kind: str) -> int:
         if args.out == "-":
             count = write_rows(rows, columns, args.format, sys.stdout.buffer)
         else:
-            path = Path(args.out)
-            partial = path.with_name(f".{path.name}.partial")
-            with partial.open("wb") as handle:
+            with output_file(args.out, "wb") as handle:
                 count = write_rows(rows, columns, args.format, handle)
-            partial.replace(path)
     finally:
         db.close()
     say(f"{count} {kind} written")

@@ -19,6 +19,7 @@ from simulations.cli.common import (
     UsageError,
     add_store_option,
     end_progress,
+    output_file,
     progress,
     say,
     store_address,
@@ -32,6 +33,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.traffic != "-" and not Path(args.traffic).is_file():
         raise UsageError(f"{args.traffic}: no such traffic file")
     created = store.path is not None and not store.path.exists()
+    new_folders = [] if store.path is None else _missing_folders(store.path)
     app = open_store(store)
     try:
         summary = replay(
@@ -54,6 +56,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if created and store.path is not None:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+            for folder in new_folders:
+                folder.rmdir()
         end_progress()
         say(f"autostart replay: {args.traffic} {error}; nothing was recorded")
         return EXIT_BAD_INPUT
@@ -67,6 +71,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _missing_folders(path: Path) -> list[Path]:
+    """The folders above `path` that do not exist yet, deepest first."""
+    return [folder for folder in path.absolute().parents if not folder.exists()]
+
+
 def _deliver_to(target: str) -> Callable[[IO[str]], None]:
     """Copies finished output to stdout, or replaces FILE whole (never half-written)."""
 
@@ -75,11 +84,8 @@ def _deliver_to(target: str) -> Callable[[IO[str]], None]:
             shutil.copyfileobj(source, sys.stdout)
             sys.stdout.flush()
             return
-        path = Path(target)
-        partial = path.with_name(f".{path.name}.partial")
-        with partial.open("w", encoding="utf-8") as handle:
+        with output_file(target) as handle:
             shutil.copyfileobj(source, handle)
-        partial.replace(path)
 
     return deliver
 
