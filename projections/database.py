@@ -7,9 +7,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
 from domain.stores import StoreAddress
 
 
@@ -20,8 +17,11 @@ class ReadDatabase:
         self.store = store
         self.postgres = store.kind == "postgres"
         if self.postgres:
+            import psycopg  # noqa: PLC0415 - a second of start-up that SQLite users never need
+            from psycopg.rows import dict_row  # noqa: PLC0415
+
             env = store.env
-            self._pg = psycopg.connect(
+            self._pg: Any = psycopg.connect(
                 dbname=env["POSTGRES_DBNAME"],
                 host=env["POSTGRES_HOST"],
                 port=int(env["POSTGRES_PORT"]),

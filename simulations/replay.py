@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from domain.application import AutostartApplication, Workspace
@@ -44,7 +43,7 @@ def open_store(store: StoreAddress) -> AutostartApplication:
         store.path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return AutostartApplication(store)
-    except (PersistenceError, OSError, sqlite3.Error, psycopg.Error) as error:
+    except (PersistenceError, OSError, sqlite3.Error) as error:
         raise StoreUnavailableError(f"cannot open {store.describe()}: {error}") from None
 
 
