@@ -28,6 +28,8 @@ class ReadDatabase:
                 user=env["POSTGRES_USER"],
                 password=env["POSTGRES_PASSWORD"],
                 connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+                # Outside transaction() each statement commits; inside, all commit together.
+                autocommit=True,
                 row_factory=dict_row,
             )
         else:

@@ -62,7 +62,9 @@ def _categorical(frame: pd.DataFrame) -> pd.DataFrame:
 def _times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     for column in columns:
         if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+            # One unit for every time column: an all-empty column would otherwise be seconds.
+            times = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+            frame[column] = times.dt.as_unit("us")
     return frame
 
 

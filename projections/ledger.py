@@ -28,8 +28,8 @@ def utc(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
-# Many events share a time (a round decides every template at once): format each time once.
-_iso = lru_cache(maxsize=4096)(datetime.isoformat)
+# Many events share an instant (a round decides every template at once): convert each once.
+# Only the UTC text may be cached: equal instants with other offsets compare equal.
 _utc = lru_cache(maxsize=4096)(utc)
 
 
@@ -67,7 +67,7 @@ class Page:
         )
         db.executemany("INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.templates)
         db.executemany("INSERT INTO settings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.settings)
-        db.executemany("INSERT INTO halts VALUES (?, ?, ?, ?, ?, ?)", self.halts)
+        db.executemany("INSERT INTO halts VALUES (?, ?, ?, ?, ?, ?, ?)", self.halts)
         db.executemany(
             "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [tuple(row.values()) for row in self.new_processes.values()],
@@ -133,7 +133,7 @@ class AuditLedger:
                 name.split(":", 1)[0],
                 revision,
                 "create" if revision == 1 else "update",
-                _iso(event.timestamp),
+                event.timestamp.isoformat(),
                 _utc(event.timestamp),
                 event.line,
                 event.depth,
@@ -155,7 +155,7 @@ class AuditLedger:
                 name.split(":", 1)[0],
                 event.revision,
                 "delete",
-                _iso(event.timestamp),
+                event.timestamp.isoformat(),
                 _utc(event.timestamp),
                 event.line,
                 0,
@@ -171,7 +171,7 @@ class AuditLedger:
     def _(self, event: Element.Decided, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         document_type = name.split(":", 1)[0]
-        at = _iso(event.timestamp)
+        at = event.timestamp.isoformat()
         page.decisions.append(
             (
                 position,
@@ -220,8 +220,8 @@ class AuditLedger:
             event.process,
             status="running",
             started_id=position,
-            started_at=_iso(event.timestamp),
-            ends_at=_iso(event.ends_at),
+            started_at=event.timestamp.isoformat(),
+            ends_at=event.ends_at.isoformat(),
         )
 
     @fold.register
@@ -229,7 +229,7 @@ class AuditLedger:
         page.update_process(
             event.process,
             status="completed",
-            ended_at=_iso(event.timestamp),
+            ended_at=event.timestamp.isoformat(),
             ended_id=position,
         )
 
@@ -238,7 +238,7 @@ class AuditLedger:
         page.update_process(
             event.process,
             status="dropped",
-            ended_at=_iso(event.timestamp),
+            ended_at=event.timestamp.isoformat(),
             ended_id=position,
             end_reason=event.reason,
         )
@@ -248,7 +248,7 @@ class AuditLedger:
         page.update_process(
             event.process,
             status="terminated",
-            ended_at=_iso(event.timestamp),
+            ended_at=event.timestamp.isoformat(),
             ended_id=position,
             end_reason=event.reason,
         )
@@ -260,7 +260,8 @@ class AuditLedger:
             (
                 position,
                 name,
-                _iso(event.timestamp),
+                event.timestamp.isoformat(),
+                _utc(event.timestamp),
                 event.line,
                 event.depth,
                 _json(event.chain),
@@ -297,7 +298,7 @@ class AuditLedger:
             (
                 position,
                 "portal",
-                _iso(event.timestamp),
+                event.timestamp.isoformat(),
                 event.line,
                 event.actor,
                 None,
@@ -313,7 +314,7 @@ class AuditLedger:
             (
                 position,
                 "container",
-                _iso(event.timestamp),
+                event.timestamp.isoformat(),
                 event.line,
                 event.actor,
                 event.document_type,

@@ -10,12 +10,24 @@ from projections.ledger import AuditLedger, Page
 from projections.schema import STATEMENTS, TABLES
 
 PAGE_SIZE = 5000
+# Bump when a read-model table changes: stores made before are folded again from the events.
+SCHEMA_VERSION = 2
+SCHEMA_KEY = "schema_version"
 
 
 def create_tables(db: ReadDatabase) -> None:
+    """Creates the read-model tables; tables of another schema version are rebuilt."""
     with db.transaction():
         for statement in STATEMENTS:
             db.execute(statement)
+    if position(db, SCHEMA_KEY) != SCHEMA_VERSION:
+        drop_tables(db)
+        with db.transaction():
+            for statement in STATEMENTS:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO tracking (name, position) VALUES (?, ?)", (SCHEMA_KEY, SCHEMA_VERSION)
+            )
 
 
 def position(db: ReadDatabase, name: str = AuditLedger.name) -> int:

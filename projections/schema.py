@@ -51,7 +51,7 @@ STATEMENTS = (
     " id BIGINT PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, line INTEGER NOT NULL,"
     " actor TEXT, subject TEXT, changes TEXT NOT NULL, settings TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS halts ("
-    " id BIGINT PRIMARY KEY, element TEXT NOT NULL, at TEXT NOT NULL, line INTEGER NOT NULL,"
-    " depth INTEGER NOT NULL, chain TEXT NOT NULL)",
+    " id BIGINT PRIMARY KEY, element TEXT NOT NULL, at TEXT NOT NULL, at_utc TEXT NOT NULL,"
+    " line INTEGER NOT NULL, depth INTEGER NOT NULL, chain TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS halts_by_element ON halts (element)",
 )
