@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from simulations.cli import audit, export, replay, report, simulate
+from simulations.cli import audit, export, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Model, simulate and audit how Bitrix24 starts business processes.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (replay, audit, export, simulate, report):
+    for module in (replay, audit, export, simulate, whatif, report):
         module.register(commands)
     return parser
 
