@@ -60,6 +60,14 @@ class AutostartApplication(Application[UUID]):
         """Removes every event recorded after `position`: a refused replay leaves no trace."""
         recorder: Any = self.recorder
         if self.store.kind == "memory":
+            # The in-memory recorder keeps a list (notification id n at n - 1) and an index of
+            # it by stream and version; the library has no public way to cut them back.
+            with recorder._database_lock:
+                for stored in recorder._stored_events[position:]:
+                    del recorder._stored_events_index[str(stored.originator_id)][
+                        stored.originator_version
+                    ]
+                del recorder._stored_events[position:]
             return
         table = recorder.events_table_name
         with recorder.datastore.transaction(commit=True) as cursor:

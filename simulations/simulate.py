@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -13,6 +13,7 @@ from projections.runner import catch_up
 from projections.summary import summarize
 from simulations.checker import Violation, check_store
 from simulations.generate import generate
+from simulations.overrides import ChangedTraffic, Override
 from simulations.replay import ReplaySummary, open_store, replay
 from simulations.scenario import Scenario
 
@@ -42,18 +43,25 @@ def simulate(
     events: int | None = None,
     seed: int | None = None,
     faults: frozenset[str] = frozenset(),
+    settings: Sequence[Override] = (),
     max_depth: int = MAX_CASCADE_DEPTH,
     on_warning: Callable[[str], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
     deliver: Callable[[IO[str]], None] = lambda _: None,
 ) -> SimulationResult:
-    """Streams the generated traffic straight into the replay (nothing held in memory)."""
+    """Streams the generated traffic straight into the replay (nothing held in memory).
+
+    `settings` hold for the whole run, as `whatif` applies them (e.g. portal.limit_policy).
+    """
+    lines = generate(scenario, events=events, seed=seed)
+    if settings:
+        lines = ChangedTraffic(settings).lines(lines)
     app = open_store(store)
     db = ReadDatabase(store)
     try:
         result = replay(
             app,
-            generate(scenario, events=events, seed=seed),
+            lines,
             deliver,
             source=f"scenario:{scenario.name}",
             max_depth=max_depth,

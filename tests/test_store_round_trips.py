@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import psycopg
 import pytest
-from replaying import as_lines, decisions_of, replay_into
+from replaying import as_lines, at, decisions_of, replay_into
 
 from domain.application import AutostartApplication, Workspace
 from domain.elements import Element
@@ -180,3 +180,17 @@ def test_a_bad_line_rolls_the_store_back_to_exactly_its_previous_rows(
     with opened(url) as app:
         assert app.element("crm.deal:200") is None
         assert replay_into(app, good[:1])[0]["process"] == "crm.deal:200#1"
+
+
+def test_a_refused_replay_leaves_a_memory_store_as_it_was() -> None:
+    app = open_store(parse_store("memory:"))
+    template = {"op": "template", "template": 11, "document_type": "crm.deal", "auto_execute": 3}
+    create = {"op": "create", "at": at(0), "element": "crm.deal:1", "channel": "ui"}
+
+    with pytest.raises(BadLineError):
+        replay(app, as_lines([template, create, create]), lambda _: None, batch_lines=2)
+
+    assert app.position() == 0
+    assert app.element("crm.deal:1") is None
+    assert app.simulation().open_replay is None
+    app.close()

@@ -24,6 +24,7 @@ from simulations.cli.common import (
     store_address,
 )
 from simulations.generate import generate
+from simulations.overrides import Override, OverrideError, parse_setting
 from simulations.scenario import Scenario, ScenarioError, load, shipped
 from simulations.simulate import SimulationResult, simulate
 from simulations.traffic import BadLineError
@@ -64,6 +65,13 @@ def _faults(names: list[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _settings(given: list[str]) -> list[Override]:
+    try:
+        return [parse_setting(setting) for setting in given]
+    except OverrideError as error:
+        raise UsageError(f"--set {error}") from None
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = _scenario(args.scenario)
     store = store_address(args)
@@ -80,6 +88,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             events=args.events,
             seed=args.seed,
             faults=_faults(args.fault),
+            settings=_settings(args.set),
             max_depth=args.max_depth,
             on_warning=warnings.append,
             on_progress=progress(f"simulate {scenario.name}", "lines"),
@@ -218,6 +227,13 @@ def register(commands: Any) -> None:
         type=int,
         default=MAX_CASCADE_DEPTH,
         help=f"cascade depth bound (default {MAX_CASCADE_DEPTH})",
+    )
+    sim.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting held for the whole run, as in whatif (e.g. portal.limit_policy=reject)",
     )
     sim.add_argument("--json", action="store_true", help="the summary as one JSON document")
     sim.set_defaults(run=cmd_simulate)
