@@ -31,7 +31,7 @@ import pandas as pd
 
 from simulations.generate import generate
 from simulations.scenario import load
-from simulations.whatif import parse_setting, whatif
+from simulations.whatif import parse_setting, whatif, whatif_frame
 
 SEED = 7
 EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
@@ -81,14 +81,7 @@ fig.tight_layout()
 # loses every template's starts while it lasts.
 
 # %%
-per_template = pd.concat(
-    {
-        name: pd.DataFrame(d.as_dict()["by_template"]).set_index("template")[["gained", "lost"]]
-        for name, d in diffs.items()
-        if d.by_template
-    },
-    names=["change", "template"],
-)
+per_template = whatif_frame(diffs, by="template")
 per_template
 
 # %%
@@ -107,14 +100,7 @@ fig.tight_layout()
 # it had in the recorded run.
 
 # %%
-reasons = pd.concat(
-    {
-        name: pd.DataFrame(d.as_dict()["by_reason"]).set_index("reason")[["gained", "lost"]]
-        for name, d in diffs.items()
-        if d.by_reason
-    },
-    names=["change", "reason"],
-)
+reasons = whatif_frame(diffs, by="reason")
 reasons
 
 # %% [markdown]
@@ -122,14 +108,7 @@ reasons
 # Through which channels did the changes come whose processes are gained or lost?
 
 # %%
-channels = pd.concat(
-    {
-        name: pd.DataFrame(d.as_dict()["by_channel"]).set_index("channel")[["gained", "lost"]]
-        for name, d in diffs.items()
-        if d.by_channel
-    },
-    names=["change", "channel"],
-)
+channels = whatif_frame(diffs, by="channel")
 channels
 
 # %% [markdown]

@@ -15,6 +15,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
+import pandas as pd
+
 from domain.starter import MAX_CASCADE_DEPTH
 from domain.stores import parse_store
 from simulations.overrides import ChangedTraffic, Override, OverrideError, parse_setting
@@ -281,3 +283,12 @@ def _keyed(decisions: list[Decision]) -> dict[tuple[Any, ...], Decision]:
         keyed[(*base, seen[base])] = decision
         seen[base] += 1
     return keyed
+
+
+def whatif_frame(diffs: Mapping[str, WhatIfDiff], by: str) -> pd.DataFrame:
+    """Processes gained and lost per `by` (template, channel or reason), one block a change."""
+    blocks = {
+        name: pd.DataFrame(diff.as_dict()[f"by_{by}"], columns=[by, "gained", "lost"]).set_index(by)
+        for name, diff in diffs.items()
+    }
+    return pd.concat(blocks, names=["change", by])

@@ -27,6 +27,7 @@ from simulations.whatif import (
     WhatIfDiff,
     parse_setting,
     whatif,
+    whatif_frame,
 )
 
 Decision = dict[str, Any]
@@ -254,6 +255,19 @@ def test_activating_a_template_gains_its_processes_on_every_change_of_the_exampl
     assert [(e.element, e.line) for e in diff.by_channel["rest"].gained_examples] == [
         ("crm.deal:101", 14)
     ]
+
+
+def test_the_frame_lists_each_change_s_gains_and_losses_per_group() -> None:
+    diffs = {
+        "active": whatif(EXAMPLE.splitlines, [parse_setting("template.13.active=true")]),
+        "nothing": whatif(EXAMPLE.splitlines, [parse_setting("template.13.duration=0")]),
+    }
+
+    frame = whatif_frame(diffs, by="template")
+
+    assert frame.index.names == ["change", "template"]
+    assert frame.to_dict("index")[("active", 13)] == {"gained": 3, "lost": 0}
+    assert "nothing" not in frame.index.get_level_values("change")
 
 
 def test_a_settings_line_put_first_does_not_shift_the_line_numbers_reported() -> None:
