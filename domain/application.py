@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -136,7 +135,3 @@ class Workspace:
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
         return count
-
-
-def now_or(at: datetime | None) -> datetime:
-    return at or EPOCH

@@ -386,7 +386,6 @@ DECISION_ORDER: tuple[CheckFunction, ...] = (
     _constants,
     _limit,
 )
-CHECK_NAMES = tuple(dict.fromkeys(rule.check for rule in RULES.values()))
 
 _OUTCOMES = {Reason.LIMIT_REJECTED: Outcome.REJECTED, Reason.LIMIT_QUEUED: Outcome.QUEUED}
 

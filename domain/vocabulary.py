@@ -113,10 +113,6 @@ class DocumentType:
     entity: str
 
     @property
-    def is_crm_classic(self) -> bool:
-        return self.module is Module.CRM and self.entity in CRM_CLASSIC
-
-    @property
     def has_stages(self) -> bool:
         return not (self.module is Module.CRM and self.entity in STAGELESS_CRM)
 
