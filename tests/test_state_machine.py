@@ -798,4 +798,4 @@ class AutostartMachine(RuleBasedStateMachine):
 
 
 TestCase = AutostartMachine.TestCase
-TestCase.settings = settings(TestCase.settings, stateful_step_count=30)
+TestCase.settings = settings(TestCase.settings, stateful_step_count=50)
