@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
@@ -58,6 +59,16 @@ def decisions_of(
     app = open_store(parse_store(store))
     try:
         return replay_into(app, traffic, max_depth=max_depth, warnings=warnings)
+    finally:
+        app.close()
+
+
+@contextmanager
+def opened(store: str) -> Iterator[AutostartApplication]:
+    """An open store (a path, URL or memory:), closed afterwards."""
+    app = open_store(parse_store(store))
+    try:
+        yield app
     finally:
         app.close()
 

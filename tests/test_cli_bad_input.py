@@ -9,17 +9,16 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from replaying import as_lines, at, replay_into
+from replaying import as_lines, at, opened, replay_into
 
-from domain.application import AutostartApplication
 from domain.stores import parse_store
-from simulations.replay import open_store, replay
+from simulations.replay import replay
 from simulations.traffic import BadLineError
 
 Good = dict[str, Any] | str
@@ -215,15 +214,6 @@ def assert_refused(result: subprocess.CompletedProcess[str], number: int, field:
     else:
         assert re.search(rf"""['"`]{re.escape(field)}['"`\[.]""", message), message
     assert "expected" in message
-
-
-@contextmanager
-def opened(url: str) -> Iterator[AutostartApplication]:
-    app = open_store(parse_store(url))
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def refuse_delivery(_: IO[str]) -> None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
 import psycopg
 import pytest
-from replaying import as_lines, at, decisions_of, replay_into
+from replaying import as_lines, at, decisions_of, opened, replay_into
 
-from domain.application import AutostartApplication, Workspace
+from domain.application import Workspace
 from domain.elements import Element
 from domain.stores import parse_store
 from simulations.replay import open_store, replay
@@ -32,15 +31,6 @@ LATER: list[dict[str, Any]] = [
 TRAFFIC: list[dict[str, Any] | str] = [*EXAMPLE.splitlines(), *LATER]
 NAMES = ["crm.deal:101", "crm.deal:102", "crm.lead:7", "feed.iblock_22:901", "disk.storage_1:5120"]
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@contextmanager
-def opened(url: str) -> Iterator[AutostartApplication]:
-    app = open_store(parse_store(url))
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from domain.starter import MAX_CASCADE_DEPTH
 from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -26,6 +27,16 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_STORE,
         help="PATH.db or sqlite:///PATH, memory:, or postgresql://USER:PASSWORD@HOST:PORT/DB "
         f"(default {DEFAULT_STORE})",
+    )
+
+
+def add_max_depth_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-depth",
+        type=int,
+        default=MAX_CASCADE_DEPTH,
+        help="deepest process-made change applied before a cascade is stopped "
+        f"(default {MAX_CASCADE_DEPTH})",
     )
 
 

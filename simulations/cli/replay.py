@@ -10,13 +10,13 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from domain.starter import MAX_CASCADE_DEPTH
 from projections.database import ReadDatabase
 from projections.runner import catch_up
 from simulations.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     UsageError,
+    add_max_depth_option,
     add_store_option,
     end_progress,
     output_file,
@@ -119,13 +119,7 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="where to write the decisions as JSON Lines (default - for stdout)",
     )
-    parser.add_argument(
-        "--max-depth",
-        type=int,
-        default=MAX_CASCADE_DEPTH,
-        help="deepest process-made change applied before a cascade is stopped "
-        f"(default {MAX_CASCADE_DEPTH})",
-    )
+    add_max_depth_option(parser)
     parser.set_defaults(run=cmd_replay)
 
     example = commands.add_parser(

@@ -9,7 +9,6 @@ from collections import defaultdict
 from typing import Any
 
 from domain.faults import FAULTS
-from domain.starter import MAX_CASCADE_DEPTH
 from simulations.checker import Violation, check_store
 from simulations.cli.audit import read_models
 from simulations.cli.common import (
@@ -17,6 +16,7 @@ from simulations.cli.common import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     UsageError,
+    add_max_depth_option,
     add_store_option,
     end_progress,
     progress,
@@ -222,12 +222,7 @@ def register(commands: Any) -> None:
         metavar="NAME",
         help="plant a named fault in the starter (see autostart faults)",
     )
-    sim.add_argument(
-        "--max-depth",
-        type=int,
-        default=MAX_CASCADE_DEPTH,
-        help=f"cascade depth bound (default {MAX_CASCADE_DEPTH})",
-    )
+    add_max_depth_option(sim)
     sim.add_argument(
         "--set",
         action="append",
@@ -244,11 +239,6 @@ def register(commands: Any) -> None:
         description="Check the exclusion laws on the store. Exit status 1 on any violation.",
     )
     add_store_option(check)
-    check.add_argument(
-        "--max-depth",
-        type=int,
-        default=MAX_CASCADE_DEPTH,
-        help=f"cascade depth bound (default {MAX_CASCADE_DEPTH})",
-    )
+    add_max_depth_option(check)
     check.add_argument("--json", action="store_true", help="violations as JSON Lines")
     check.set_defaults(run=cmd_check)
