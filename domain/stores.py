@@ -70,5 +70,6 @@ def _postgres(address: str) -> StoreAddress:
         "POSTGRES_USER": unquote(parts.username),
         "POSTGRES_PASSWORD": unquote(parts.password),
         "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
     }
     return StoreAddress("postgres", env)

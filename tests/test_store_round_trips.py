@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
+from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
 from replaying import as_lines, at, decisions_of, opened, replay_into
 
 from domain.application import Workspace
@@ -184,3 +188,28 @@ def test_a_refused_replay_leaves_a_memory_store_as_it_was() -> None:
     assert app.element("crm.deal:1") is None
     assert app.simulation().open_replay is None
     app.close()
+
+
+class Noted(Aggregate):
+    @event("Noted")
+    def note(self, text: str) -> None:
+        pass
+
+
+@pytest.mark.postgres
+def test_one_large_batch_saves_into_postgresql_without_hanging(postgres_url: str) -> None:
+    # psycopg's pipeline mode, eventsourcing's default insert, deadlocks on a batch this large
+    # (the server waits for the rest of the message, the client for a result): the store
+    # inserts through a database function instead, so the batch goes in one ordinary query.
+    app: Application[UUID] = Application(env=parse_store(postgres_url).env)
+    aggregates = [Noted() for _ in range(2_000)]
+    for number, aggregate in enumerate(aggregates):
+        for step in range(9):
+            aggregate.note("x" * (100 + (number * 7 + step) % 300))
+    saving = threading.Thread(target=app.save, args=aggregates, daemon=True)
+
+    saving.start()
+    saving.join(timeout=120)
+
+    assert not saving.is_alive(), "saving 20,000 events into PostgreSQL did not finish"
+    assert app.recorder.max_notification_id() == 20_000
