@@ -21,6 +21,9 @@ USER = "postgres"
 PASSWORD = "autostart"
 HOST = "127.0.0.1"
 START_ATTEMPTS = 3
+# Bounds on a server program and on connecting, so a stuck server fails the run with its log.
+PROGRAM_SECONDS = 120
+CONNECT_SECONDS = 10
 
 
 class PostgresServerError(RuntimeError):
@@ -109,7 +112,8 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """Create the empty database `name` and return its URL."""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+        url = self.url("postgres")
+        with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_SECONDS) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
 
@@ -163,18 +167,26 @@ class PostgresServer:
         command = [str(self.bin_dir / program), *args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", USER, "--", *command]
-        result = subprocess.run(
-            command,
-            cwd=self._started_folder(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                command,
+                cwd=self._started_folder(),
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=PROGRAM_SECONDS,
+            )
+        except subprocess.TimeoutExpired as expired:
+            message = f"{' '.join(command)} did not finish in {PROGRAM_SECONDS} s"
+            raise PostgresServerError(self._with_log(message)) from expired
         if result.returncode != 0:
             message = f"{' '.join(command)} exited with {result.returncode}\n{result.stderr}"
-            if self.log_file.exists():
-                message += f"\n--- {self.log_file} ---\n{self.log_file.read_text()}"
-            raise PostgresServerError(message)
+            raise PostgresServerError(self._with_log(message))
+
+    def _with_log(self, message: str) -> str:
+        if self.log_file.exists():
+            message += f"\n--- {self.log_file} ---\n{self.log_file.read_text()}"
+        return message
 
     def _give_to_server_user(self, path: Path) -> None:
         if os.geteuid() == 0:
