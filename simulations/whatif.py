@@ -275,11 +275,28 @@ def _groups(db: sqlite3.Connection, run: str) -> Iterator[tuple[int, str, list[D
 
 
 def _keyed(decisions: list[Decision]) -> dict[tuple[Any, ...], Decision]:
-    """One line's decisions by (depth, element, trigger, template, occurrence)."""
+    """One line's decisions by (depth, element, trigger, template, occurrence).
+
+    An element that a process of this line's cascade created is named by its place among the
+    elements of its type created in the cascade, not by its id: ids follow creation order over
+    the whole traffic, so when the overrides create fewer elements on earlier lines, the same
+    cascade creates the same elements under other ids.
+    """
+    created: dict[str, tuple[str, int]] = {}
+    made: Counter[str] = Counter()
+    named: set[str] = set()
     seen: Counter[tuple[Any, ...]] = Counter()
     keyed = {}
     for decision in decisions:
-        base = tuple(decision[k] for k in ("depth", "element", "trigger", "template"))
+        element = decision["element"]
+        if element not in named:
+            named.add(element)
+            if decision["trigger"] == "add" and decision["channel"] == "bizproc":
+                document_type = element.rpartition(":")[0]
+                created[element] = (document_type, made[document_type])
+                made[document_type] += 1
+        name = created.get(element, element)
+        base = (decision["depth"], name, decision["trigger"], decision["template"])
         keyed[(*base, seen[base])] = decision
         seen[base] += 1
     return keyed

@@ -149,14 +149,31 @@ class Expected:
     )
 
 
+def created_in_cascades(decisions: list[Decision]) -> dict[tuple[int, str], tuple[str, int]]:
+    """(line, element) of each element a line's processes created, to (type, nth of the type)."""
+    first: dict[tuple[int, str], Decision] = {}
+    for decision in decisions:
+        first.setdefault((decision["line"], decision["element"]), decision)
+    nth: Counter[tuple[int, str]] = Counter()
+    names = {}
+    for (line, element), decision in first.items():
+        if (decision["trigger"], decision["channel"]) == ("add", "bizproc"):
+            document_type = element.split(":")[0]
+            names[(line, element)] = (document_type, nth[(line, document_type)])
+            nth[(line, document_type)] += 1
+    return names
+
+
 def by_occurrence(decisions: list[Decision], shift: int) -> dict[tuple[Any, ...], Decision]:
     keyed: dict[tuple[Any, ...], Decision] = {}
     seen: Counter[tuple[Any, ...]] = Counter()
+    created = created_in_cascades(decisions)
     for decision in decisions:
+        line, element = decision["line"], decision["element"]
         base = (
-            decision["line"] - shift,
+            line - shift,
             decision["depth"],
-            decision["element"],
+            created.get((line, element), element),
             decision["trigger"],
             decision["template"],
         )
@@ -255,6 +272,37 @@ def test_activating_a_template_gains_its_processes_on_every_change_of_the_exampl
     assert [(e.element, e.line) for e in diff.by_channel["rest"].gained_examples] == [
         ("crm.deal:101", 14)
     ]
+
+
+def test_elements_a_cascade_creates_match_across_runs_whatever_their_ids() -> None:
+    # Without template 1, the company's cascade creates no lead, so the deal's cascade creates
+    # crm.lead:1 instead of crm.lead:2: the same process on the same line, not one lost and
+    # one gained.
+    def template(number: int, document_type: str, **more: Any) -> dict[str, Any]:
+        line = {"op": "template", "template": number, "document_type": document_type}
+        return {**line, "auto_execute": 1, **more}
+
+    def create(element: str, minutes: float) -> dict[str, Any]:
+        return {"op": "create", "at": at(minutes), "element": element, "channel": "ui"}
+
+    traffic = as_lines(
+        [
+            {"op": "portal", "start_bp_within_bp": True},
+            template(1, "crm.company", actions=[{"create": "crm.lead"}]),
+            template(2, "crm.deal", actions=[{"create": "crm.lead"}]),
+            template(3, "crm.lead"),
+            create("crm.company:1", 0),
+            create("crm.deal:1", 1),
+        ]
+    )
+    created = [(d["line"], d["element"]) for d in decisions_of(traffic) if d["template"] == 3]
+    assert created == [(5, "crm.lead:1"), (6, "crm.lead:2")]
+
+    diff = whatif(lambda: iter(traffic), [parse_setting("template.1.active=false")])
+
+    assert (diff.gained, diff.lost, diff.only_recorded, diff.only_changed) == (0, 2, 1, 0)
+    assert {template: tally.lost for template, tally in diff.by_template.items()} == {1: 1, 3: 1}
+    assert [(e.element, e.line) for e in diff.by_template[3].lost_examples] == [("crm.lead:1", 5)]
 
 
 def test_the_frame_lists_each_change_s_gains_and_losses_per_group() -> None:
