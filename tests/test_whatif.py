@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -617,6 +618,49 @@ def test_whatif_json_holds_the_whole_difference(example_file: str) -> None:
         }
     ]
     assert [row["template"] for row in report["by_template"]] == [11, 12, 21, 31, 41, 42]
+
+
+@pytest.mark.slow
+def test_whatif_in_memory_gives_the_same_difference_as_on_disk(
+    traffics: dict[str, list[str]], tmp_path: Path
+) -> None:
+    path = tmp_path / "generated.jsonl"
+    path.write_text("\n".join(traffics["generated"]) + "\n")
+    args = ["whatif", str(path), "--set", "portal.plan=basic", "--json"]
+
+    on_disk = autostart(*args)
+    in_memory = autostart(*args, "--in-memory")
+
+    assert on_disk[0] == in_memory[0] == 0
+    assert json.loads(in_memory[1]) == json.loads(on_disk[1])
+    assert json.loads(on_disk[1])["lost"] > 0
+
+
+def test_whatif_keeps_one_scratch_store_at_a_time_and_none_behind(
+    example_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    stores: dict[str, set[str]] = defaultdict(set)
+
+    def watch(run: str, _lines: int) -> None:
+        stores[run].update(path.name for path in scratch.rglob("*.db"))
+
+    diff = whatif(
+        lambda: iter(EXAMPLE.splitlines()),
+        [parse_setting("template.13.active=true")],
+        on_progress=watch,
+    )
+
+    assert diff.gained == 3
+    # One store on disk at a time (beside the decisions' spool): the recorded run's is gone
+    # before the changed run starts.
+    assert stores == {
+        "recorded": {"recorded.db", "decisions.db"},
+        "changed": {"changed.db", "decisions.db"},
+    }
+    assert list(scratch.iterdir()) == []
 
 
 def test_whatif_reads_the_traffic_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
