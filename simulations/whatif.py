@@ -13,15 +13,16 @@ from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from domain.starter import MAX_CASCADE_DEPTH
 from domain.stores import parse_store
 from simulations.overrides import ChangedTraffic, Override, OverrideError, parse_setting
 from simulations.replay import ReplaySummary, open_store, replay
 from simulations.traffic import BadLineError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ChangedLineError",
@@ -321,6 +322,8 @@ def _keyed(decisions: list[Decision]) -> dict[tuple[Any, ...], Decision]:
 
 def whatif_frame(diffs: Mapping[str, WhatIfDiff], by: str) -> pd.DataFrame:
     """Processes gained and lost per `by` (template, channel or reason), one block a change."""
+    import pandas as pd  # noqa: PLC0415 - half the command line's start-up, for notebooks only
+
     blocks = {
         name: pd.DataFrame(diff.as_dict()[f"by_{by}"], columns=[by, "gained", "lost"]).set_index(by)
         for name, diff in diffs.items()

@@ -281,3 +281,17 @@ def test_a_missing_traffic_file_is_refused_with_status_2(tmp_path: Path) -> None
     assert "missing.jsonl" in result.stderr
     assert result.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_line_starts_without_the_analysis_libraries() -> None:
+    # pandas, pyarrow and matplotlib took two thirds of every command's start-up, `why` included:
+    # only the commands that need them import them.
+    code = (
+        "import sys; import simulations.cli; "
+        "print(sorted({'pandas', 'pyarrow', 'matplotlib'} & sys.modules.keys()))"
+    )
+
+    command = [sys.executable, "-c", code]
+    loaded = subprocess.run(command, capture_output=True, text=True, check=True)
+
+    assert loaded.stdout.strip() == "[]"
