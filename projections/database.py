@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from domain.stores import StoreAddress
+from domain.stores import StoreAddress, connect_postgres
 
 
 class ReadDatabase:
@@ -17,21 +17,10 @@ class ReadDatabase:
         self.store = store
         self.postgres = store.kind == "postgres"
         if self.postgres:
-            import psycopg  # noqa: PLC0415 - a second of start-up that SQLite users never need
-            from psycopg.rows import dict_row  # noqa: PLC0415
+            from psycopg.rows import dict_row  # noqa: PLC0415 - PostgreSQL users only
 
-            env = store.env
-            self._pg: Any = psycopg.connect(
-                dbname=env["POSTGRES_DBNAME"],
-                host=env["POSTGRES_HOST"],
-                port=int(env["POSTGRES_PORT"]),
-                user=env["POSTGRES_USER"],
-                password=env["POSTGRES_PASSWORD"],
-                connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
-                # Outside transaction() each statement commits; inside, all commit together.
-                autocommit=True,
-                row_factory=dict_row,
-            )
+            # Outside transaction() each statement commits; inside, all commit together.
+            self._pg: Any = connect_postgres(store, autocommit=True, row_factory=dict_row)
         else:
             target = str(store.path) if store.path is not None else ":memory:"
             self._sqlite = sqlite3.connect(target, isolation_level=None, timeout=30)

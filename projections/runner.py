@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.application import AutostartApplication
+from domain.locks import ADVISORY_KEY, StoreBusyError, StoreLock
 from projections.database import ReadDatabase
 from projections.ledger import AuditLedger, Page
 from projections.schema import STATEMENTS, TABLES
@@ -13,16 +14,18 @@ PAGE_SIZE = 5000
 # Bump when a read-model table changes: stores made before are folded again from the events.
 SCHEMA_VERSION = 2
 SCHEMA_KEY = "schema_version"
+# Serialises folding transactions on PostgreSQL (one key beside the store's lock).
+FOLD_KEY = ADVISORY_KEY + 1
 
 
 def create_tables(db: ReadDatabase) -> None:
     """Creates the read-model tables; tables of another schema version are rebuilt."""
     with db.transaction():
+        _one_writer(db)
         for statement in STATEMENTS:
             db.execute(statement)
-    if position(db, SCHEMA_KEY) != SCHEMA_VERSION:
-        drop_tables(db)
-        with db.transaction():
+        if position(db, SCHEMA_KEY) != SCHEMA_VERSION:
+            _drop(db)
             for statement in STATEMENTS:
                 db.execute(statement)
             db.execute(
@@ -42,44 +45,79 @@ def catch_up(
     page_size: int = PAGE_SIZE,
     stop: int | None = None,
     on_progress: Callable[[int], None] = lambda _: None,
+    on_busy: Callable[[], None] = lambda: None,
 ) -> int:
     """Folds every event after the tracked position; returns how many were folded.
 
     Each page's rows and the new position commit in one transaction, so a crash loses at most
-    the page in hand and the next run resumes after the last committed page.
+    the page in hand and the next run resumes after the last committed page. The transaction
+    reads the position itself, so two catch-ups at once never fold an event twice. Only
+    finished replays are folded: each page under the store's shared lock (`domain.locks`),
+    which a running replay holds exclusively; then nothing is folded and `on_busy` is called.
+    The events of a replay that was killed mid-way are left for the next replay to take back.
     """
     create_tables(db)
     ledger = AuditLedger(db)
     fold = ledger.fold  # bound once: singledispatchmethod builds a wrapper per attribute access
     to_event = app.mapper.to_domain_event
-    done = position(db, ledger.name)
+    lock = StoreLock(app.store)
     folded = 0
-    while stop is None or done < stop:
-        notifications = app.recorder.select_notifications(
-            start=done + 1, limit=page_size, stop=stop
-        )
-        if not notifications:
-            break
-        page = Page()
-        for notification in notifications:
-            fold(to_event(notification), notification.id, page)
-        done = notifications[-1].id
-        with db.transaction():
-            page.write(db)
-            db.execute(
-                "INSERT INTO tracking (name, position) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                (ledger.name, done),
-            )
-        folded += len(notifications)
-        on_progress(folded)
+    try:
+        while True:
+            if not lock.try_shared():
+                on_busy()
+                break
+            try:
+                last, killed = stop, app.simulation().open_replay
+                if killed is not None:
+                    last = killed if stop is None else min(stop, killed)
+                with db.transaction():
+                    _one_writer(db)
+                    done = position(db, ledger.name)
+                    if last is not None and done >= last:
+                        break
+                    notifications = app.recorder.select_notifications(
+                        start=done + 1, limit=page_size, stop=last
+                    )
+                    if not notifications:
+                        break
+                    page = Page()
+                    for notification in notifications:
+                        fold(to_event(notification), notification.id, page)
+                    page.write(db)
+                    db.execute(
+                        "INSERT INTO tracking (name, position) VALUES (?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                        (ledger.name, notifications[-1].id),
+                    )
+            finally:
+                lock.release()
+            folded += len(notifications)
+            on_progress(folded)
+    finally:
+        lock.close()
     return folded
+
+
+def _one_writer(db: ReadDatabase) -> None:
+    """Within a transaction: waits for other read-model writers to commit.
+
+    SQLite's BEGIN IMMEDIATE already admits one writer; PostgreSQL needs a transaction lock
+    (two `CREATE TABLE IF NOT EXISTS` at once fail there, and two folds would read one position).
+    """
+    if db.postgres:
+        db.execute("SELECT pg_advisory_xact_lock(?)", (FOLD_KEY,))
 
 
 def drop_tables(db: ReadDatabase) -> None:
     with db.transaction():
-        for table in TABLES:
-            db.execute(f"DROP TABLE IF EXISTS {table}")
+        _one_writer(db)
+        _drop(db)
+
+
+def _drop(db: ReadDatabase) -> None:
+    for table in TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def rebuild(
@@ -88,14 +126,19 @@ def rebuild(
     *,
     on_progress: Callable[[int], None] = lambda _: None,
 ) -> int:
-    """Drops the read models and folds every event again from the first."""
-    drop_tables(db)
-    return catch_up(app, db, on_progress=on_progress)
+    """Drops the read models and folds every event again from the first.
 
-
-def forget_after(db: ReadDatabase, last: int) -> None:
-    """After events past `last` were taken back, read models that saw them are rebuilt."""
-    create_tables(db)
-    if position(db) > last:
+    Raises StoreBusyError, dropping nothing, while a replay writes to the store; holds the
+    store's shared lock throughout, so that no replay starts half-way.
+    """
+    lock = StoreLock(app.store)
+    try:
+        if not lock.try_shared():
+            raise StoreBusyError(
+                f"{app.store.describe()} is busy: a replay is writing to it; "
+                "rebuild when it has finished"
+            )
         drop_tables(db)
-        create_tables(db)
+        return catch_up(app, db, on_progress=on_progress)
+    finally:
+        lock.close()

@@ -17,6 +17,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
 from domain.journal import journal
+from domain.locks import writing
 from domain.simulation import Simulation
 from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
 from domain.stores import StoreAddress
@@ -62,37 +63,40 @@ def replay(
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
     The decisions are handed to `deliver` (a readable stream of JSON Lines) only once the
-    whole stream has been applied and saved. Raises BadLineError for bad input.
+    whole stream has been applied and saved. The store is held for the whole run (see
+    `domain.locks`). Raises BadLineError for bad input, StoreBusyError when another replay
+    holds the store.
     """
-    simulation = app.simulation()
-    if simulation.open_replay is not None:
-        # An interrupted replay (killed mid-way) left events behind: take them back.
-        app.truncate(simulation.open_replay)
+    with writing(app.store):
         simulation = app.simulation()
-    position = app.position()
-    simulation.start_replay(source, position, simulation.clock or EPOCH)
-    app.save(simulation)
-    try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            with journal() as events_in_order:
-                summary = _apply(
-                    app,
-                    events_in_order,
-                    simulation,
-                    lines,
-                    spool,
-                    source,
-                    max_depth,
-                    batch_lines,
-                    on_warning,
-                    on_progress,
-                    faults,
-                )
-            spool.seek(0)
-            deliver(spool)
-    except BaseException:
-        app.truncate(position)
-        raise
+        if simulation.open_replay is not None:
+            # An interrupted replay (killed mid-way) left events behind: take them back.
+            app.truncate(simulation.open_replay)
+            simulation = app.simulation()
+        position = app.position()
+        simulation.start_replay(source, position, simulation.clock or EPOCH)
+        app.save(simulation)
+        try:
+            with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+                with journal() as events_in_order:
+                    summary = _apply(
+                        app,
+                        events_in_order,
+                        simulation,
+                        lines,
+                        spool,
+                        source,
+                        max_depth,
+                        batch_lines,
+                        on_warning,
+                        on_progress,
+                        faults,
+                    )
+                spool.seek(0)
+                deliver(spool)
+        except BaseException:
+            app.truncate(position)
+            raise
     return summary
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from domain.locks import StoreBusyError
 from simulations.cli import audit, export, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (UsageError, StoreUnavailableError) as error:
+    except (UsageError, StoreUnavailableError, StoreBusyError) as error:
         print(f"autostart {args.command}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

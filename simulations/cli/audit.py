@@ -31,15 +31,23 @@ from simulations.traffic import BadLineError
 
 
 def read_models(store: StoreAddress) -> ReadDatabase:
-    """The store's read models, caught up with every event first (a no-op when current)."""
+    """The store's read models, caught up with every event first (a no-op when current).
+
+    While a replay writes to the store they stay as its last finished replay left them.
+    """
     app = open_store(store)
     db = ReadDatabase(store)
     try:
-        catch_up(app, db, on_progress=progress("project", "events"))
+        catch_up(app, db, on_progress=progress("project", "events"), on_busy=_say_busy)
     finally:
         app.close()
     end_progress()
     return db
+
+
+def _say_busy() -> None:
+    end_progress()
+    say("note: a replay is writing to this store: answering as of the last finished replay")
 
 
 def cmd_why(args: argparse.Namespace) -> int:
@@ -106,8 +114,11 @@ def cmd_project(args: argparse.Namespace) -> int:
     app = open_store(store)
     db = ReadDatabase(store)
     try:
-        run = rebuild if args.rebuild else catch_up
-        folded = run(app, db, on_progress=progress("project", "events"))
+        shown = progress("project", "events")
+        if args.rebuild:
+            folded = rebuild(app, db, on_progress=shown)
+        else:
+            folded = catch_up(app, db, on_progress=shown, on_busy=_say_busy)
     finally:
         db.close()
         app.close()
