@@ -47,7 +47,7 @@ def read_models(store: StoreAddress) -> ReadDatabase:
 
 def _say_busy() -> None:
     end_progress()
-    say("note: a replay is writing to this store: answering as of the last finished replay")
+    say("note: a replay is writing to this store: read models as of its last finished replay")
 
 
 def cmd_why(args: argparse.Namespace) -> int:
