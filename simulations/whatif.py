@@ -202,7 +202,7 @@ def whatif(
     `traffic` is called twice, each time for a fresh stream of the same lines. Each run goes
     into a throw-away SQLite file in a temporary folder, deleted once its decisions are spooled
     to a temporary file, so memory stays flat whatever the traffic's length; with `in_memory`,
-    into memory instead (as fast; it holds every event of the run, about 0.9 KB each).
+    into memory instead (no faster; it holds every event of the run, about 0.9 KB each).
     Raises BadLineError for bad traffic, ChangedLineError for a line refused only with the
     overrides, OverrideError when two overrides set the same key.
     """

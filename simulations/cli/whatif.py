@@ -184,8 +184,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--in-memory",
         action="store_true",
-        help="replay in memory rather than in a temporary SQLite file (as fast; memory then "
-        "grows by about 0.9 KB a stored event, 4 GB for a million traffic lines, where the "
-        "file would take that on disk)",
+        help="replay in memory rather than in a temporary SQLite file: no disk space, but "
+        "memory grows by about 0.9 KB a stored event (4 GB for a million traffic lines), "
+        "and no faster",
     )
     parser.set_defaults(run=cmd_whatif)
