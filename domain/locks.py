@@ -104,3 +104,21 @@ def writing(store: StoreAddress, wait_seconds: float | None = None) -> Iterator[
         yield
     finally:
         lock.close()
+
+
+@contextmanager
+def reading(store: StoreAddress, command: str) -> Iterator[None]:
+    """Holds the store shared, so that no replay starts meanwhile; never waits.
+
+    Raises StoreBusyError naming `command` (what to run later) while a replay writes.
+    """
+    lock = StoreLock(store)
+    try:
+        if not lock.try_shared():
+            raise StoreBusyError(
+                f"{store.describe()} is busy: a replay is writing to it; "
+                f"{command} when it has finished"
+            )
+        yield
+    finally:
+        lock.close()

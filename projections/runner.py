@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.application import AutostartApplication
-from domain.locks import ADVISORY_KEY, StoreBusyError, StoreLock
+from domain.locks import ADVISORY_KEY, StoreLock, reading
 from projections.database import ReadDatabase
 from projections.ledger import AuditLedger, Page
 from projections.schema import STATEMENTS, TABLES
@@ -131,14 +131,6 @@ def rebuild(
     Raises StoreBusyError, dropping nothing, while a replay writes to the store; holds the
     store's shared lock throughout, so that no replay starts half-way.
     """
-    lock = StoreLock(app.store)
-    try:
-        if not lock.try_shared():
-            raise StoreBusyError(
-                f"{app.store.describe()} is busy: a replay is writing to it; "
-                "rebuild when it has finished"
-            )
+    with reading(app.store, "rebuild"):
         drop_tables(db)
         return catch_up(app, db, on_progress=on_progress)
-    finally:
-        lock.close()

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
+from domain.locks import reading
 from domain.starter import Decision, Starter
 from projections.explain import explain_checks
 from simulations.replay import apply_command
@@ -26,22 +27,26 @@ class DryRun:
 
 
 def dry_run(app: AutostartApplication, text: str) -> DryRun:
-    """Decides `text` (one traffic line) against the store's present state; saves nothing."""
+    """Decides `text` (one traffic line) against the store's present state; saves nothing.
+
+    Raises StoreBusyError while a replay writes to the store (its state is then half-made).
+    """
     command = parse_line(text, 1)
     if command is None:
         raise BadLineError(1, None, "a traffic line (it is blank)")
-    portal = app.portal()
-    result = DryRun()
-    starter = Starter(
-        portal,
-        app.templates(portal),
-        app.simulation(),
-        Workspace(app),
-        on_decision=result.decisions.append,
-        on_warning=result.warnings.append,
-    )
-    try:
-        apply_command(starter, command)
-    except TrafficError as error:
-        raise BadLineError.wrap(1, error) from None
+    with reading(app.store, "run check-one"):
+        portal = app.portal()
+        result = DryRun()
+        starter = Starter(
+            portal,
+            app.templates(portal),
+            app.simulation(),
+            Workspace(app),
+            on_decision=result.decisions.append,
+            on_warning=result.warnings.append,
+        )
+        try:
+            apply_command(starter, command)
+        except TrafficError as error:
+            raise BadLineError.wrap(1, error) from None
     return result

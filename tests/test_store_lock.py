@@ -198,3 +198,14 @@ def test_two_catch_ups_at_once_fold_every_event_once(url: str, store: StoreAddre
 
     assert errors == []
     assert ledger(store) == expected
+
+
+def test_check_one_is_refused_while_a_replay_writes(url: str, held: StoreLock) -> None:
+    line = LATER[0]
+
+    code, out, err = autostart("check-one", line, "--store", url)
+
+    assert (code, out) == (2, "")
+    assert "is busy: a replay is writing to it; run check-one when it has finished" in err
+    held.release()
+    assert autostart("check-one", line, "--store", url)[0] == 0
