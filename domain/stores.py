@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_STORE = "./autostart.db"
@@ -74,19 +73,3 @@ def _postgres(address: str) -> StoreAddress:
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
     }
     return StoreAddress("postgres", env)
-
-
-def connect_postgres(store: StoreAddress, **options: Any) -> Any:
-    """A psycopg connection to the store's PostgreSQL database; `options` go to connect()."""
-    import psycopg  # noqa: PLC0415 - a second of start-up that SQLite users never need
-
-    env = store.env
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
-        **options,
-    )

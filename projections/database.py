@@ -7,7 +7,23 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from domain.stores import StoreAddress, connect_postgres
+from domain.stores import StoreAddress
+
+
+def connect_postgres(store: StoreAddress, **options: Any) -> Any:
+    """A psycopg connection to the store's PostgreSQL database; `options` go to connect()."""
+    import psycopg  # noqa: PLC0415 - a second of start-up that SQLite users never need
+
+    env = store.env
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+        **options,
+    )
 
 
 class ReadDatabase:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.application import AutostartApplication
-from domain.locks import ADVISORY_KEY, StoreLock, reading
 from projections.database import ReadDatabase
 from projections.ledger import AuditLedger, Page
+from projections.locks import ADVISORY_KEY, StoreLock, reading
 from projections.schema import STATEMENTS, TABLES
 
 PAGE_SIZE = 5000
@@ -52,7 +52,7 @@ def catch_up(
     Each page's rows and the new position commit in one transaction, so a crash loses at most
     the page in hand and the next run resumes after the last committed page. The transaction
     reads the position itself, so two catch-ups at once never fold an event twice. Only
-    finished replays are folded: each page under the store's shared lock (`domain.locks`),
+    finished replays are folded: each page under the store's shared lock (`projections.locks`),
     which a running replay holds exclusively; then nothing is folded and `on_busy` is called.
     The events of a replay that was killed mid-way are left for the next replay to take back.
     """

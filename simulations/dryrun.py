@@ -7,9 +7,9 @@ from typing import Any
 
 from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
-from domain.locks import reading
 from domain.starter import Decision, Starter
 from projections.explain import explain_checks
+from projections.locks import reading
 from simulations.replay import apply_command
 from simulations.traffic import BadLineError, parse_line
 

@@ -17,10 +17,10 @@ from eventsourcing.persistence import PersistenceError
 from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
 from domain.journal import journal
-from domain.locks import writing
 from domain.simulation import Simulation
 from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
 from domain.stores import StoreAddress
+from projections.locks import writing
 from simulations.traffic import BadLineError, Command, parse_line
 
 BATCH_LINES = 2000
@@ -64,7 +64,7 @@ def replay(
 
     The decisions are handed to `deliver` (a readable stream of JSON Lines) only once the
     whole stream has been applied and saved. The store is held for the whole run (see
-    `domain.locks`). Raises BadLineError for bad input, StoreBusyError when another replay
+    `projections.locks`). Raises BadLineError for bad input, StoreBusyError when another replay
     holds the store.
     """
     with writing(app.store):

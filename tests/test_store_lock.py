@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from replaying import as_lines, at, opened, replay_into
 
-from domain import locks
-from domain.locks import StoreBusyError, StoreLock, writing
 from domain.starter import EPOCH
 from domain.stores import StoreAddress, parse_store
+from projections import locks
 from projections.database import ReadDatabase
+from projections.locks import StoreBusyError, StoreLock, writing
 from projections.runner import catch_up, drop_tables, position, rebuild
 from simulations.cli import main
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from domain.locks import StoreBusyError
+from projections.locks import StoreBusyError
 from simulations.cli import audit, export, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError

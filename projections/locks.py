@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from domain.stores import StoreAddress, connect_postgres
+from domain.stores import StoreAddress
+from projections.database import connect_postgres
 
 # The advisory lock's key in a PostgreSQL database: "autostrt" in ASCII.
 ADVISORY_KEY = 0x6175746F73747274
