@@ -175,12 +175,17 @@ def test_check_on_a_clean_store_exits_0(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_the_checker_states_the_laws_without_the_rules_or_the_starter() -> None:
-    source = resources.files("simulations").joinpath("checker.py").read_text()
+    modules = resources.files("simulations").joinpath("checker").iterdir()
+    sources = [module.read_text() for module in modules if module.name.endswith(".py")]
     imported = {
         node.module
+        for source in sources
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.ImportFrom) and node.module
     }
+
+    assert len(sources) >= 5
+    assert "simulations.checker.spec" in imported
 
     assert imported.isdisjoint({"domain.rules", "domain.starter", "domain.faults"})
     assert all(law.__doc__ and "\n" not in law.__doc__.strip() for law in checker.LAWS)

@@ -1,0 +1,114 @@
+"""Channels that never start a process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from projections.database import ReadDatabase
+from simulations.checker.inforce import InForce
+from simulations.checker.queries import (
+    DECISION_COLUMNS,
+    STARTING,
+    describe_decision,
+    describe_outcome,
+    listed,
+    module_of,
+    of_module,
+    starting,
+    within,
+)
+from simulations.checker.spec import (
+    EXCLUDED_CHANNELS,
+    LAST_ID,
+    PROCESS_CHANNELS,
+    REST_LICENCES,
+    STAGE_GUARDED,
+    Violation,
+)
+
+
+def no_process_starts_from_an_import(db: ReadDatabase, _: int) -> Iterator[Violation]:
+    """An import (or a duplicate merged by one) never starts or queues a process."""
+    for row in starting(db, "d.channel = 'import'"):
+        yield Violation(
+            "no_process_starts_from_an_import",
+            row["element"],
+            describe_decision(row),
+            "skipped, CHANNEL_IMPORT",
+            describe_outcome(row),
+        )
+
+
+def no_process_starts_from_an_excluded_channel(db: ReadDatabase, _: int) -> Iterator[Violation]:
+    """System bookkeeping, direct iblock writes, robot conversions and stage moves start nothing."""
+    for row in starting(
+        db,
+        f"d.channel IN {listed(EXCLUDED_CHANNELS)} OR (d.channel = 'robot_stage_change' "
+        f"AND d.document_type IN {listed(STAGE_GUARDED)})",
+    ):
+        reason = EXCLUDED_CHANNELS.get(row["channel"], "ROBOT_STAGE_CHANGE")
+        yield Violation(
+            "no_process_starts_from_an_excluded_channel",
+            row["element"],
+            describe_decision(row),
+            f"skipped, {reason} (channel {row['channel']} never starts a process)",
+            describe_outcome(row),
+        )
+
+
+def no_process_starts_from_a_process_made_change(db: ReadDatabase, _: int) -> Iterator[Violation]:
+    """A process- or robot-made change starts nothing, unless in CRM with start_bp_within_bp on."""
+    in_force = InForce.load(db)
+    option_off = in_force.settings_spans(lambda s: not s["start_bp_within_bp"])
+    where = f"NOT {of_module('crm')}" + (f" OR {within(option_off)}" if option_off else "")
+    for row in starting(db, f"d.channel IN {listed(PROCESS_CHANNELS)} AND ({where})"):
+        crm = module_of(row["document_type"]) == "crm"
+        if crm and in_force.settings(row["id"])["start_bp_within_bp"]:
+            continue
+        why = "start_bp_within_bp is off" if crm else "start_bp_within_bp is a CRM option only"
+        yield Violation(
+            "no_process_starts_from_a_process_made_change",
+            row["element"],
+            describe_decision(row),
+            f"skipped, CHANNEL_INNER (a {row['channel']} change; {why})",
+            describe_outcome(row),
+        )
+
+
+def no_process_starts_from_unlicensed_legacy_rest(db: ReadDatabase, _: int) -> Iterator[Violation]:
+    """CRM's legacy REST starts processes on cloud only with a paid, nfr or demo licence."""
+    in_force = InForce.load(db)
+    gated = in_force.settings_spans(
+        lambda s: s["edition"] == "cloud" and s["licence"] not in REST_LICENCES
+    )
+    if not gated:
+        return
+    where = f"d.channel = 'rest' AND {of_module('crm')} AND ({within(gated)})"
+    for row in starting(db, where):
+        settings = in_force.settings(row["id"])
+        yield Violation(
+            "no_process_starts_from_unlicensed_legacy_rest",
+            row["element"],
+            describe_decision(row),
+            f"skipped, REST_LICENCE ({settings['edition']} with licence {settings['licence']})",
+            describe_outcome(row),
+        )
+
+
+def no_process_starts_from_an_empty_update(db: ReadDatabase, _: int) -> Iterator[Violation]:
+    """An update whose changed-field set is empty starts nothing."""
+    for row in db.stream(
+        f"SELECT {DECISION_COLUMNS}, c.id AS change_id FROM changes c JOIN decisions d "
+        "ON d.element = c.element AND d.id > c.id AND d.id < COALESCE("
+        "(SELECT x.id FROM changes x WHERE x.element = c.element AND x.id > c.id "
+        "ORDER BY x.id LIMIT 1), ?) "
+        f"WHERE c.op = 'update' AND c.fields = '{{}}' AND {STARTING} ORDER BY d.id",
+        (LAST_ID,),
+    ):
+        yield Violation(
+            "no_process_starts_from_an_empty_update",
+            row["element"],
+            describe_decision(row),
+            f"skipped, NO_CHANGES (change {row['change_id']} changed no field)",
+            describe_outcome(row),
+        )
