@@ -9,8 +9,7 @@ from simulations.checker.inforce import InForce
 from simulations.checker.queries import (
     DECISION_COLUMNS,
     STARTING,
-    describe_decision,
-    describe_outcome,
+    decided_against,
     listed,
     module_of,
     of_module,
@@ -30,13 +29,7 @@ from simulations.checker.spec import (
 def no_process_starts_from_an_import(db: ReadDatabase, _: int) -> Iterator[Violation]:
     """An import (or a duplicate merged by one) never starts or queues a process."""
     for row in starting(db, "d.channel = 'import'"):
-        yield Violation(
-            "no_process_starts_from_an_import",
-            row["element"],
-            describe_decision(row),
-            "skipped, CHANNEL_IMPORT",
-            describe_outcome(row),
-        )
+        yield decided_against("no_process_starts_from_an_import", row, "skipped, CHANNEL_IMPORT")
 
 
 def no_process_starts_from_an_excluded_channel(db: ReadDatabase, _: int) -> Iterator[Violation]:
@@ -47,12 +40,10 @@ def no_process_starts_from_an_excluded_channel(db: ReadDatabase, _: int) -> Iter
         f"AND d.document_type IN {listed(STAGE_GUARDED)})",
     ):
         reason = EXCLUDED_CHANNELS.get(row["channel"], "ROBOT_STAGE_CHANGE")
-        yield Violation(
+        yield decided_against(
             "no_process_starts_from_an_excluded_channel",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, {reason} (channel {row['channel']} never starts a process)",
-            describe_outcome(row),
         )
 
 
@@ -66,12 +57,10 @@ def no_process_starts_from_a_process_made_change(db: ReadDatabase, _: int) -> It
         if crm and in_force.settings(row["id"])["start_bp_within_bp"]:
             continue
         why = "start_bp_within_bp is off" if crm else "start_bp_within_bp is a CRM option only"
-        yield Violation(
+        yield decided_against(
             "no_process_starts_from_a_process_made_change",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, CHANNEL_INNER (a {row['channel']} change; {why})",
-            describe_outcome(row),
         )
 
 
@@ -86,12 +75,10 @@ def no_process_starts_from_unlicensed_legacy_rest(db: ReadDatabase, _: int) -> I
     where = f"d.channel = 'rest' AND {of_module('crm')} AND ({within(gated)})"
     for row in starting(db, where):
         settings = in_force.settings(row["id"])
-        yield Violation(
+        yield decided_against(
             "no_process_starts_from_unlicensed_legacy_rest",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, REST_LICENCE ({settings['edition']} with licence {settings['licence']})",
-            describe_outcome(row),
         )
 
 
@@ -105,10 +92,8 @@ def no_process_starts_from_an_empty_update(db: ReadDatabase, _: int) -> Iterator
         f"WHERE c.op = 'update' AND c.fields = '{{}}' AND {STARTING} ORDER BY d.id",
         (LAST_ID,),
     ):
-        yield Violation(
+        yield decided_against(
             "no_process_starts_from_an_empty_update",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, NO_CHANGES (change {row['change_id']} changed no field)",
-            describe_outcome(row),
         )

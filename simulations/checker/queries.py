@@ -7,6 +7,7 @@ from typing import Any
 
 from projections.database import ReadDatabase
 from simulations.checker.inforce import InForce, Span
+from simulations.checker.spec import Violation
 
 
 def within(spans: list[Span], column: str = "d.id") -> str:
@@ -104,3 +105,8 @@ def starting_by_config(
     )
     for row in starting(db, where, tuple(g["trigger"] for g in offending)):
         yield row, configs[(int(row["template"]), int(row["template_version"]))]
+
+
+def decided_against(law: str, row: dict[str, Any], expected: str) -> Violation:
+    """The violation of a starting decision `row` that `law` says should have been `expected`."""
+    return Violation(law, row["element"], describe_decision(row), expected, describe_outcome(row))

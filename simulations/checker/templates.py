@@ -9,8 +9,7 @@ from typing import Any
 from projections.database import ReadDatabase
 from simulations.checker.inforce import InForce
 from simulations.checker.queries import (
-    describe_decision,
-    describe_outcome,
+    decided_against,
     missing,
     module_of,
     of_module,
@@ -25,12 +24,10 @@ from simulations.checker.spec import TRIGGER_BITS, Violation
 def no_inactive_template_starts(db: ReadDatabase, _: int) -> Iterator[Violation]:
     """A process starts or queues only from an active template."""
     for row, _config in starting_by_config(db, lambda config, _: not config["active"]):
-        yield Violation(
+        yield decided_against(
             "no_inactive_template_starts",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, TEMPLATE_INACTIVE (version {row['template_version']} is inactive)",
-            describe_outcome(row),
         )
 
 
@@ -43,12 +40,10 @@ def templates_start_only_on_their_trigger_bit(db: ReadDatabase, _: int) -> Itera
     for row, config in starting_by_config(db, lacks_bit):
         bit = TRIGGER_BITS.get(row["trigger"], 0)
         reason = "NOT_ON_ADD" if row["trigger"] == "add" else "NOT_ON_CHANGE"
-        yield Violation(
+        yield decided_against(
             "templates_start_only_on_their_trigger_bit",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, {reason} (auto_execute {config['auto_execute']} lacks bit {bit})",
-            describe_outcome(row),
         )
 
 
@@ -78,12 +73,10 @@ def no_process_starts_with_business_processes_off(db: ReadDatabase, _: int) -> I
         if not off and module != "crm" and not in_force.container_enabled(document_type, row["id"]):
             off, reason = [f"{document_type} bizproc_enabled"], "CONTAINER_DISABLED"
         if off:
-            yield Violation(
+            yield decided_against(
                 "no_process_starts_with_business_processes_off",
-                row["element"],
-                describe_decision(row),
+                row,
                 f"skipped, {reason} ({', '.join(off)} off)",
-                describe_outcome(row),
             )
 
 
@@ -98,12 +91,10 @@ def _untuned(config: dict[str, Any]) -> list[str]:
 def no_process_starts_with_untuned_constants(db: ReadDatabase, _: int) -> Iterator[Violation]:
     """A process starts only when every required constant of its template has a value."""
     for row, config in starting_by_config(db, lambda config, _: bool(_untuned(config))):
-        yield Violation(
+        yield decided_against(
             "no_process_starts_with_untuned_constants",
-            row["element"],
-            describe_decision(row),
+            row,
             f"skipped, CONSTANTS_NOT_TUNED ({', '.join(_untuned(config))} without a value)",
-            describe_outcome(row),
         )
 
 
@@ -135,10 +126,4 @@ def starts_follow_the_parameters_rule(db: ReadDatabase, _: int) -> Iterator[Viol
             if not unset:
                 continue
             expected = f"skipped, PARAMETER_REQUIRED ({', '.join(unset)} has no value or default)"
-        yield Violation(
-            "starts_follow_the_parameters_rule",
-            row["element"],
-            describe_decision(row),
-            expected,
-            describe_outcome(row),
-        )
+        yield decided_against("starts_follow_the_parameters_rule", row, expected)
