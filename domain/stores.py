@@ -7,6 +7,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_STORE = "./autostart.db"
+# A snapshot store beside the events: the replays' bookkeeping loads from its latest snapshot.
+SNAPSHOTS = {"IS_SNAPSHOTTING_ENABLED": "y"}
 
 
 class StoreAddressError(ValueError):
@@ -32,7 +34,7 @@ class StoreAddress:
 def parse_store(address: str) -> StoreAddress:
     """`PATH.db`, `sqlite:///PATH`, `memory:` or `postgresql://USER:PASSWORD@HOST:PORT/DB`."""
     if address == "memory:":
-        return StoreAddress("memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        return StoreAddress("memory", {**SNAPSHOTS, "PERSISTENCE_MODULE": "eventsourcing.popo"})
     if address.startswith("sqlite:///"):
         return _sqlite(Path(address.removeprefix("sqlite:///")))
     if address.startswith(("postgresql://", "postgres://")):
@@ -47,6 +49,7 @@ def parse_store(address: str) -> StoreAddress:
 
 def _sqlite(path: Path) -> StoreAddress:
     env = {
+        **SNAPSHOTS,
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
@@ -63,6 +66,7 @@ def _postgres(address: str) -> StoreAddress:
             "(the event store needs one), a host and a database"
         )
     env = {
+        **SNAPSHOTS,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": database,
         "POSTGRES_HOST": parts.hostname,

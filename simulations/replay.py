@@ -24,6 +24,8 @@ from projections.locks import writing
 from simulations.traffic import BadLineError, Command, parse_line
 
 BATCH_LINES = 2000
+# Simulation events between snapshots: loading it reads at most this many, however many replays.
+SNAPSHOT_EVERY = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,9 @@ def replay(
         except BaseException:
             app.truncate(position)
             raise
+        if simulation.version % SNAPSHOT_EVERY < 2:  # two events a replay: once in 50 replays
+            # Only now, once nothing can take this replay back: a snapshot outlives a truncate.
+            app.take_snapshot(simulation.id)
     return summary
 
 

@@ -16,8 +16,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from replaying import as_lines, at, decisions_of, opened, replay_into
 
-from domain.application import Workspace
+from domain.application import AutostartApplication, Workspace
 from domain.elements import Element
+from domain.simulation import Simulation
 from domain.stores import parse_store
 from simulations.replay import open_store, replay
 from simulations.traffic import BadLineError
@@ -213,3 +214,37 @@ def test_one_large_batch_saves_into_postgresql_without_hanging(postgres_url: str
 
     assert not saving.is_alive(), "saving 20,000 events into PostgreSQL did not finish"
     assert app.recorder.max_notification_id() == 20_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", STORES)
+def test_many_small_replays_load_their_bookkeeping_from_a_snapshot(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # 60 replays of two lines each: 121 Simulation events, a snapshot at version 101.
+    template = {"op": "template", "template": 11, "document_type": "crm.deal", "auto_execute": 1}
+    creates = [
+        {"op": "create", "at": at(minutes), "element": f"crm.deal:{minutes}", "channel": "ui"}
+        for minutes in range(1, 120)
+    ]
+    lines = as_lines([template, *creates])
+    url = store_url(kind, tmp_path, request)
+    decisions: list[dict[str, Any]] = []
+    with opened(url) as app:
+        for start in range(0, len(lines), 2):
+            decisions += replay_into(app, lines[start : start + 2])
+        simulation_id = app.simulation().id
+        assert app.snapshots is not None
+        snapshots = list(app.snapshots.get(simulation_id, desc=True, limit=1))
+        loaded: Simulation = app.repository.get(simulation_id)
+    plain = AutostartApplication(parse_store(url), env={"IS_SNAPSHOTTING_ENABLED": "n"})
+    try:
+        from_events: Simulation = plain.repository.get(simulation_id)
+    finally:
+        plain.close()
+
+    assert [snapshot.originator_version for snapshot in snapshots] == [101]
+    assert loaded.version == from_events.version == 121
+    assert vars(loaded) == vars(from_events)
+    assert len(decisions) == 119
+    assert without_line(decisions) == without_line(decisions_of(lines))
