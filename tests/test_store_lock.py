@@ -22,9 +22,8 @@ from projections.runner import catch_up, drop_tables, position, rebuild
 from simulations.cli import main
 
 EXAMPLE = resources.files("simulations").joinpath("examples", "portal.jsonl").read_text()
-LATER = as_lines(
-    [{"op": "create", "at": at(600), "element": "crm.deal:900", "channel": "ui"}]
-)  # the example ends at 13:00; this deal is ten hours after 09:00
+# A deal at 19:00, after the example's last line.
+LATER = as_lines([{"op": "create", "at": at(600), "element": "crm.deal:900", "channel": "ui"}])
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
