@@ -9,7 +9,7 @@ from domain.application import AutostartApplication, Workspace
 from domain.errors import TrafficError
 from domain.starter import Decision, Starter
 from projections.explain import explain_checks
-from projections.locks import reading
+from projections.locks import StoreBusyError, reading
 from simulations.replay import apply_command
 from simulations.traffic import BadLineError, parse_line
 
@@ -29,12 +29,20 @@ class DryRun:
 def dry_run(app: AutostartApplication, text: str) -> DryRun:
     """Decides `text` (one traffic line) against the store's present state; saves nothing.
 
-    Raises StoreBusyError while a replay writes to the store (its state is then half-made).
+    Raises StoreBusyError while a replay writes to the store, or while an interrupted one's
+    events remain: the state is then half-made.
     """
     command = parse_line(text, 1)
     if command is None:
         raise BadLineError(1, None, "a traffic line (it is blank)")
     with reading(app.store, "run check-one"):
+        killed = app.simulation().open_replay
+        if killed is not None:
+            raise StoreBusyError(
+                f"{app.store.describe()} holds the events of a replay that was interrupted "
+                f"(after event {killed}); the next replay takes them back: replay an empty "
+                "file, then run check-one"
+            )
         portal = app.portal()
         result = DryRun()
         starter = Starter(

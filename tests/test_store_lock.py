@@ -208,3 +208,21 @@ def test_check_one_is_refused_while_a_replay_writes(url: str, held: StoreLock) -
     assert "is busy: a replay is writing to it; run check-one when it has finished" in err
     held.release()
     assert autostart("check-one", line, "--store", url)[0] == 0
+
+
+def test_check_one_is_refused_after_an_interrupted_replay_until_the_next_replay(
+    url: str, tmp_path: Path
+) -> None:
+    with opened(url) as app:
+        simulation = app.simulation()
+        simulation.start_replay("killed", app.position(), simulation.clock or EPOCH)
+        app.save(simulation)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+
+    code, out, err = autostart("check-one", LATER[0], "--store", url)
+
+    assert (code, out) == (2, "")
+    assert "holds the events of a replay that was interrupted" in err
+    assert autostart("replay", str(empty), "--store", url)[0] == 0
+    assert autostart("check-one", LATER[0], "--store", url)[0] == 0
