@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -11,6 +12,7 @@ from typing import IO, Any
 
 from domain.application import AutostartApplication
 from domain.stores import parse_store
+from simulations.cli import main
 from simulations.replay import open_store, replay
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=3)))
@@ -76,3 +78,15 @@ def opened(store: str) -> Iterator[AutostartApplication]:
 def outcomes(decisions: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
     """(element, template, outcome, reason) for each decision, in order."""
     return [(d["element"], d["template"], d["outcome"], d["reason"]) for d in decisions]
+
+
+def autostart(*args: str) -> tuple[int, str, str]:
+    """Runs the command line in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = main(list(args))
+    finally:
+        sys.stdout, sys.stderr = saved
+    return code, out.getvalue(), err.getvalue()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -11,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replaying import as_lines, at, opened, replay_into
+from replaying import as_lines, at, autostart, opened, replay_into
 
 from domain.starter import EPOCH
 from domain.stores import StoreAddress, parse_store
@@ -19,7 +17,6 @@ from projections import locks
 from projections.database import ReadDatabase
 from projections.locks import StoreBusyError, StoreLock, writing
 from projections.runner import catch_up, drop_tables, position, rebuild
-from simulations.cli import main
 
 EXAMPLE = resources.files("simulations").joinpath("examples", "portal.jsonl").read_text()
 # A deal at 19:00, after the example's last line.
@@ -56,17 +53,6 @@ def held(store: StoreAddress) -> Iterator[StoreLock]:
     assert lock.try_exclusive()
     yield lock
     lock.close()
-
-
-def autostart(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        code = main(list(args))
-    finally:
-        sys.stdout, sys.stderr = saved
-    return code, out.getvalue(), err.getvalue()
 
 
 def ledger(store: StoreAddress) -> list[dict[str, Any]]:

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replaying import as_lines, at, decisions_of
+from replaying import as_lines, at, autostart, decisions_of
 
-from simulations.cli import main
 from simulations.overrides import ChangedTraffic
 from simulations.traffic import BadLineError
 from simulations.whatif import (
@@ -553,17 +552,6 @@ def test_a_line_refused_only_with_the_override_keeps_its_own_line_number() -> No
 
 
 # The command line
-
-
-def autostart(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        code = main(list(args))
-    finally:
-        sys.stdout, sys.stderr = saved
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
