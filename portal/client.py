@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -174,8 +175,10 @@ class PortalClient:
         self.calls = 0
         self._session: aiohttp.ClientSession | None = None
         self._bitrix: Any = None
+        self._log_filter = _RedactingFilter(webhook)
 
     async def __aenter__(self) -> Self:
+        _LIBRARY_LOG.addFilter(self._log_filter)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         self._bitrix = BitrixAsync(
             self.webhook.url,
@@ -193,6 +196,7 @@ class PortalClient:
     ) -> None:
         if self._session is not None:
             await self._session.close()
+        _LIBRARY_LOG.removeFilter(self._log_filter)
 
     async def page(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One page's body as the portal returned it (redacted), after any throttled retries."""
@@ -283,8 +287,8 @@ class PortalClient:
             )
         if upper in TOKEN_CODES:
             return (
-                f"the portal {host} rejected the webhook's token ({said}); make a new inbound "
-                "webhook and run the pull again with it (the same --out resumes it)"
+                f"the portal {host} rejected the webhook's token on {method} ({said}); make a new "
+                "inbound webhook and run the pull again with it (the same --out resumes it)"
             )
         if upper == "ACCESS_DENIED":
             return (
@@ -297,6 +301,21 @@ class PortalClient:
                 f"({said}); run the pull again later to resume it"
             )
         return f"the portal {host} refused {method} ({said})"
+
+
+_LIBRARY_LOG = logging.getLogger("fast_bitrix24")
+
+
+class _RedactingFilter(logging.Filter):
+    """The client library logs whole answers at debug level: a download URL there is redacted."""
+
+    def __init__(self, webhook: Webhook) -> None:
+        super().__init__()
+        self.webhook = webhook
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.webhook.redact(record.getMessage()), None
+        return True
 
 
 def _as_map(value: Any) -> Mapping[str, Any]:

@@ -222,6 +222,8 @@ class FakePortal:
     html_method: str | None = None
     delay_s: float = 0.0
     calls: int = 0
+    throttled: int = 0
+    unavailable: int = 0
     asked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -294,9 +296,11 @@ class FakePortal:
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.throttle_every and call % self.throttle_every == 0:
+            self.throttled += 1
             status = 503 if call % (2 * self.throttle_every) else 200
             return status, _error("QUERY_LIMIT_EXCEEDED", "Too many requests"), _JSON
         if self.unavailable_every and call % self.unavailable_every == 0:
+            self.unavailable += 1
             return (
                 503,
                 b"<html><body>503 Service Temporarily Unavailable</body></html>",
