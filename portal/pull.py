@@ -114,6 +114,7 @@ class Pull:
     batch_size: int = BATCH_LIMIT
     warn: Callable[[str], None] = lambda _: None
     fetched: list[tuple[Request, int]] = field(default_factory=list)
+    rows: int = 0
 
     async def run(self) -> dict[str, Any]:
         templates = [
@@ -236,6 +237,7 @@ class Pull:
                 if "next" not in page:
                     break
         self.fetched.append((request, len(pages)))
+        self.rows += sum(len(records(page)) for page in pages)
         return pages
 
     async def _next_pages(

@@ -220,6 +220,7 @@ class FakePortal:
     fail: tuple[int, dict[str, Any]] | None = None
     fail_method: str | None = None
     html_method: str | None = None
+    fail_in_batch: dict[str, Any] | None = None
     delay_s: float = 0.0
     calls: int = 0
     throttled: int = 0
@@ -320,7 +321,9 @@ class FakePortal:
         maps: dict[str, dict[str, Any]] = {name: {} for name in names}
         for name, command in dict(params.get("cmd") or {}).items():
             method, _, query = str(command).partition("?")
-            body = self.page(method.lower(), php_params(query), webhook=self.url)
+            body = self.fail_in_batch or self.page(
+                method.lower(), php_params(query), webhook=self.url
+            )
             if "error" in body:
                 maps["result_error"][name] = body
                 continue

@@ -242,6 +242,22 @@ def test_the_message_says_what_to_do(
     assert says in stderr
 
 
+def test_an_error_inside_a_batch_stops_the_pull_and_names_the_listed_method(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scope = {"error": "insufficient_scope", "error_description": ""}
+    fake = FakePortal(fail_in_batch=scope)
+
+    try:
+        code, _, stderr = pull(capsys, "--webhook", fake.url, "--out", str(tmp_path / "s"), *FAST)
+    finally:
+        fake.close()
+
+    assert code == 2
+    assert "lacks the scope 'crm' that crm.item.list needs" in stderr
+    assert fake.token not in stderr
+
+
 def test_a_portal_that_answers_no_json_stops_the_pull_and_a_later_run_resumes_it(
     capsys: pytest.CaptureFixture[str], fake: FakePortal, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ WEBHOOK_VARIABLE = "AUTOSTART_WEBHOOK"
 def cmd_pull(args: argparse.Namespace) -> int:
     # aiohttp and the client library load only here: every other command would pay to import them.
     from portal.client import PortalClient, PortalError, Retry  # noqa: PLC0415
-    from portal.pull import Pull, parse_types, records, type_name  # noqa: PLC0415
+    from portal.pull import Pull, parse_types, type_name  # noqa: PLC0415
     from portal.snapshot import FORMAT, Snapshot, SnapshotError  # noqa: PLC0415
 
     webhook = _webhook(args.webhook or os.environ.get(WEBHOOK_VARIABLE, ""))
@@ -60,14 +60,15 @@ def cmd_pull(args: argparse.Namespace) -> int:
         ) from None
     except OSError as error:
         raise UsageError(f"--out {args.out!r}: {error.strerror}") from None
+    except KeyboardInterrupt:
+        raise UsageError(
+            f"interrupted. {args.out} has no manifest yet: run the same pull again to resume it"
+        ) from None
     path = snapshot.finish(manifest)
     pages = sum(entry["pages"] for entry in manifest["requests"])
-    rows = sum(
-        len(records(page)) for request, _ in pull.fetched for page in snapshot.stored_pages(request)
-    )
     say(
         f"pulled {webhook.host}: {len(manifest['requests'])} requests, {pages} pages, "
-        f"{rows} records, {client.calls} calls, into {args.out}"
+        f"{pull.rows} records, {client.calls} calls, into {args.out}"
     )
     print(path)
     return EXIT_OK
