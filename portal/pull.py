@@ -231,7 +231,7 @@ class Pull:
         request = Request(method, params, f"pages/{method}{'.' + key if key else ''}.jsonl")
         pages = self.snapshot.stored_pages(request)
         while not pages or "next" in pages[-1]:
-            for page in await self._next_pages(request, pages[-1] if pages else None):
+            for page in await self._next_pages(request, pages):
                 self.snapshot.append(request, page)
                 pages.append(page)
                 if "next" not in page:
@@ -241,15 +241,17 @@ class Pull:
         return pages
 
     async def _next_pages(
-        self, request: Request, last: Mapping[str, Any] | None
+        self, request: Request, pages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        if last is None:
+        if not pages:
             return [await self.client.page(request.method, {**request.params, "start": 0})]
+        last = pages[-1]
         start, total = _int(last.get("next")), _int(last.get("total"))
-        if start is None or start <= 0:
+        before = _int(pages[-2].get("next")) if len(pages) > 1 else 0
+        if start is None or before is None or start <= before:
             raise PortalError(
                 f"the portal {self.client.webhook.host} answered {request.method} with a page "
-                f"whose next ({last.get('next')!r}) is not a page offset"
+                f"whose next ({last.get('next')!r}) is not a later page's offset"
             )
         starts = list(range(start, total or 0, PAGE_SIZE))[: self.batch_size]
         if len(starts) > 1:
