@@ -251,7 +251,7 @@ class PortalClient:
         except aiohttp.ContentTypeError as error:
             raise PortalError(
                 f"the portal {self.webhook.host} answered {method} with no JSON "
-                f"(HTTP {error.status}): is the webhook URL right?"
+                f"(HTTP {error.status}); check the webhook URL"
             ) from None
         except json.JSONDecodeError:
             raise PortalError(
@@ -288,7 +288,7 @@ class PortalClient:
         if upper in TOKEN_CODES:
             return (
                 f"the portal {host} rejected the webhook's token on {method} ({said}); make a new "
-                "inbound webhook and run the pull again with it (the same --out resumes it)"
+                "inbound webhook and pull with it"
             )
         if upper == "ACCESS_DENIED":
             return (
@@ -298,7 +298,7 @@ class PortalClient:
         if upper in RETRIED_CODES:
             return (
                 f"the portal {host} still throttles {method} after {self.retry.tries} tries "
-                f"({said}); run the pull again later to resume it"
+                f"({said}); try again later"
             )
         return f"the portal {host} refused {method} ({said})"
 

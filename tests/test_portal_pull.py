@@ -175,7 +175,7 @@ def test_a_token_that_expires_mid_pull_stops_it_and_a_new_one_resumes_it(
 
     assert code == 2
     assert "rejected the webhook's token on crm.stagehistory.list (expired_token" in stderr
-    assert "run the same pull again to resume it" in stderr
+    assert "run the same pull again (same --out) to resume it" in stderr
     assert 0 < len(stopped_with) < len(EXPECTED_FILES)
     assert again == 0, resumed
     assert "resuming the unfinished pull" in resumed
@@ -269,7 +269,9 @@ def test_a_portal_that_answers_no_json_stops_the_pull_and_a_later_run_resumes_it
     again, _, _ = pull(capsys, "--webhook", fake.url, "--out", str(out), *FAST)
 
     assert code == 2
-    assert "answered disk.storage.getchildren with no JSON (HTTP 200)" in stderr
+    assert (
+        "answered disk.storage.getchildren with no JSON (HTTP 200); check the webhook URL" in stderr
+    )
     assert "Traceback" not in stderr
     assert again == 0
     assert_snapshot_is_what_was_served(out, fake)

@@ -56,13 +56,15 @@ def cmd_pull(args: argparse.Namespace) -> int:
         manifest = asyncio.run(_run(pull))
     except PortalError as error:
         raise UsageError(
-            f"{error}. {args.out} has no manifest yet: run the same pull again to resume it"
+            f"{error}. {args.out} has no manifest yet: run the same pull again (same --out) "
+            "to resume it"
         ) from None
     except OSError as error:
         raise UsageError(f"--out {args.out!r}: {error.strerror}") from None
     except KeyboardInterrupt:
         raise UsageError(
-            f"interrupted. {args.out} has no manifest yet: run the same pull again to resume it"
+            f"interrupted. {args.out} has no manifest yet: run the same pull again (same --out) "
+            "to resume it"
         ) from None
     path = snapshot.finish(manifest)
     pages = sum(entry["pages"] for entry in manifest["requests"])
