@@ -433,3 +433,27 @@ def test_nothing_the_client_library_logs_carries_the_token(
 
     assert "DOWNLOAD_URL" in caplog.text
     assert fake.token not in caplog.text
+
+
+def test_a_portal_that_echoes_the_webhook_in_an_error_shows_it_redacted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake = FakePortal()
+    fake.fail = (400, {"error": "INVALID_REQUEST", "error_description": f"Bad call {fake.url}"})
+
+    try:
+        code, _, stderr = pull(capsys, "--webhook", fake.url, "--out", str(tmp_path / "s"), *FAST)
+    finally:
+        fake.close()
+
+    assert code == 2
+    assert f"Bad call {fake.base}/rest/1/***/" in stderr
+    assert fake.token not in stderr
+
+
+def test_pull_help_names_the_scopes_the_webhook_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["portal", "pull", "--help"])
+
+    assert exited.value.code == 0
+    assert "bizproc, crm, lists, disk" in " ".join(capsys.readouterr().out.split())
