@@ -11,9 +11,10 @@ from fake_portal import php_params
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.client import Webhook, WebhookError, error_of, php_query, scope_of
-from portal.pull import Targets, parse_types, targets_of
+from portal.client import error_of, php_query, scope_of
 from portal.snapshot import Request, Snapshot
+from portal.targets import Targets, parse_types, targets_of
+from portal.webhook import Webhook, WebhookError
 
 TOKEN = "4x9sEcReT0k3n"
 WEBHOOK = Webhook.parse(f"https://example.bitrix24.com/rest/7/{TOKEN}/")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fake_portal import FakePortal, documented_errors
 
-from portal.pull import records
+from portal.targets import records
 from simulations.cli import main
 
 AUTOSTART = str(Path(sys.executable).with_name("autostart"))

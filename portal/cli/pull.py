@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal import SCOPES
+from portal.snapshot import FORMAT, Snapshot, SnapshotError
+from portal.targets import parse_types, type_name
+from portal.webhook import Webhook, WebhookError
 from simulations.cli.common import EXIT_OK, UsageError, parse_time, say
 
 if TYPE_CHECKING:
-    from portal.client import Webhook
     from portal.pull import Pull
 
 WEBHOOK_VARIABLE = "AUTOSTART_WEBHOOK"
@@ -21,8 +23,7 @@ WEBHOOK_VARIABLE = "AUTOSTART_WEBHOOK"
 def cmd_pull(args: argparse.Namespace) -> int:
     # aiohttp and the client library load only here: every other command would pay to import them.
     from portal.client import PortalClient, PortalError, Retry  # noqa: PLC0415
-    from portal.pull import Pull, parse_types, type_name  # noqa: PLC0415
-    from portal.snapshot import FORMAT, Snapshot, SnapshotError  # noqa: PLC0415
+    from portal.pull import Pull  # noqa: PLC0415
 
     webhook = _webhook(args.webhook or os.environ.get(WEBHOOK_VARIABLE, ""))
     since = parse_time(args.since, "--since") if args.since else None
@@ -82,8 +83,6 @@ async def _run(pull: Pull) -> dict[str, Any]:
 
 
 def _webhook(text: str) -> Webhook:
-    from portal.client import Webhook, WebhookError  # noqa: PLC0415
-
     if not text:
         raise UsageError(f"give the portal's inbound webhook URL: --webhook or {WEBHOOK_VARIABLE}")
     try:
