@@ -1,11 +1,13 @@
 """The one adapter that speaks Bitrix24 REST through an inbound webhook: pages, batches, errors.
 
 It stands on `fast-bitrix24` (https://github.com/leshchenko1979/fast_bitrix24), chosen over the
-official `b24pysdk` after trying both against a local portal:
+official `b24pysdk` after installing and reading both (fast-bitrix24 1.8.14, b24pysdk 1.3.2):
 
 - `fast-bitrix24` calls the webhook URL as given, so its scheme is honoured (a local portal
   answers plain http); `b24pysdk` builds every URL as `https://{domain}/rest`, so a local portal
-  would have to serve TLS with a certificate trusted through the CA-bundle variables.
+  would have to serve TLS with a certificate trusted through the CA-bundle variables. Both are
+  maintained; `b24pysdk` is synchronous (`requests`) and retries only HTTP 503, not a
+  `QUERY_LIMIT_EXCEEDED` that comes with another status.
 - `fast-bitrix24` accepts the caller's `aiohttp` session, so the JSON body of a 401 or 403 reaches
   us and the error is named by the portal's own code (`insufficient_scope`, `expired_token`...);
   its default session raises on the status and drops the body.
