@@ -16,6 +16,7 @@ from typing import IO, Any
 from eventsourcing.domain import Aggregate
 
 from domain.application import AutostartApplication
+from domain.stores import parse_store
 from portal.assumptions import Assumption, read_assumptions
 from portal.contents import Contents, read_contents
 from portal.derive import Derived, derive
@@ -88,6 +89,18 @@ def prepare(folder: Path, settings: list[str]) -> Prepared:
     )
 
 
+def audit_snapshot(
+    folder: str | Path, settings: list[str] | None = None, store: str = "memory:"
+) -> AuditResult:
+    """Audits a snapshot folder into `store` (a new one; memory by default): for notebooks."""
+    prepared = prepare(Path(folder), settings or [])
+    app = AutostartApplication(parse_store(store))
+    try:
+        return run(prepared, app)
+    finally:
+        app.close()
+
+
 def _zone(delta: Any) -> timezone:
     return timezone(delta) if delta is not None else offset("+00:00")
 
@@ -152,7 +165,7 @@ def _record(app: AutostartApplication, result: AuditResult) -> None:
         if start.get("element"):
             verdicts.setdefault(start["element"], [])
     for element in sorted(verdicts.keys() | prepared.derived.elements):
-        inferences = [i.as_dict() for i in prepared.derived.of_element(element)]
+        inferences = prepared.derived.of_element(element)
         aggregates.append(
             ElementAudit.conclude(
                 element, manifest.portal, at, verdicts.get(element, []), inferences

@@ -23,6 +23,20 @@ INSERTION_GAP = timedelta(seconds=60)
 # A later updatedTime this far from every other known event is a change of its own.
 CHANGE_GAP = timedelta(seconds=60)
 CREATION_ROWS = (1, 3)  # stage-history TYPE_ID: created, or created in a final stage
+# The signals a channel is inferred from (audit_signals' names, and this module's own), and
+# how sure each can be, strongest first.
+SIGNALS = (
+    "stage_history_vs_date_create",
+    "date_create_not_monotone_in_id",
+    "source_fields",
+    "created_by_zero",
+    "stage_history_move",
+    "updated_time",
+    "list_element",
+    "drive_version",
+    "no_signal",
+)
+CONFIDENCES = ("strong heuristic", "heuristic", "medium", "weak", "default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +85,13 @@ class Derived:
     def inference(self, line: int) -> Inference | None:
         return self.inferences.get(line)
 
-    def of_element(self, element: str) -> list[Inference]:
-        return [i for i in self.inferences.values() if i.element == element]
+    def of_element(self, element: str) -> list[dict[str, Any]]:
+        """The element's inferences, each with the traffic line it explains."""
+        return [
+            inference.as_dict() | {"line": line}
+            for line, inference in self.inferences.items()
+            if inference.element == element
+        ]
 
 
 @dataclass(order=True)
