@@ -370,3 +370,26 @@ def test_template_document_types_in_every_documented_form(
     module: str | None, entity: str | None, value: Any, expected: str | None
 ) -> None:
     assert document_type(module, entity, value) == expected
+
+
+def test_a_token_a_pull_missed_never_reaches_the_store_or_the_output(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    token = "k3xq9vz7wq1token"
+    pages = snapshot / "pages" / "disk.storage.getchildren.1.jsonl"
+    text = pages.read_text("utf-8").replace("auth=***", f"auth={token}")
+    text = text.replace(
+        "https://example.bitrix24.com/docs/file/", f"https://example.bitrix24.com/rest/1/{token}/"
+    )
+    pages.write_text(text, encoding="utf-8")
+    assert token in pages.read_text("utf-8")
+    store = tmp_path / "audit.db"
+
+    code, out, err = autostart("portal", "audit", str(snapshot), "--store", str(store), "--json")
+    why = autostart("why", "disk.storage_1:5120", "--store", str(store), "--json")
+
+    assert code == 0, err
+    assert token not in out + err + why[1] + why[2]
+    for path in tmp_path.iterdir():
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
