@@ -10,9 +10,6 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from portal.audit import StoreNotEmptyError, prepare, run
-from portal.report import markdown
-from portal.snapshot import SnapshotError
 from simulations.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -28,6 +25,11 @@ EXAMPLE = ("examples", "snapshot")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    # The audit's modules load only when it runs: every other command starts without them.
+    from portal.audit import StoreNotEmptyError, prepare, run  # noqa: PLC0415
+    from portal.report import markdown  # noqa: PLC0415
+    from portal.snapshot import SnapshotError  # noqa: PLC0415
+
     store = store_address(args)
     folder = Path(args.snapshot)
     try:
