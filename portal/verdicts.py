@@ -102,7 +102,10 @@ def judge(
     unknown: list[dict[str, Any]] = []
     unmatched: list[dict[str, Any]] = []
     for start in found:
-        info = derived.templates.get(start.template) if start.template is not None else None
+        if start.template is None:
+            unmatched.append(start.as_dict() | {"why": "its records do not say which template"})
+            continue
+        info = derived.templates.get(start.template)
         if info is None:
             unknown.append(
                 start.as_dict()

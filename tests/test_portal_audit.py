@@ -23,7 +23,7 @@ def snapshot(tmp_path: Path) -> Path:
     return folder
 
 
-def audit(snapshot: Path, store: Path, *options: str) -> dict[str, Any]:
+def audit(snapshot: Path, store: Path | str, *options: str) -> dict[str, Any]:
     code, out, err = autostart(
         "portal", "audit", str(snapshot), "--store", str(store), "--json", *options
     )
@@ -393,3 +393,42 @@ def test_a_token_a_pull_missed_never_reaches_the_store_or_the_output(
     for path in tmp_path.iterdir():
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.postgres
+def test_an_audit_into_postgresql_gives_the_same_verdicts_and_why(
+    snapshot: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    on_postgres = audit(snapshot, postgres_url)
+    on_sqlite = audit(snapshot, tmp_path / "audit.db")
+
+    code, out, err = autostart("why", "crm.deal:104", "--store", postgres_url)
+
+    assert on_postgres["verdicts"] == on_sqlite["verdicts"]
+    assert code == 0, err
+    assert "inferred channel ui from date_create_not_monotone_in_id" in out
+    assert "portal: STARTED" in out
+
+
+def test_an_activity_that_names_no_template_is_reported_not_dropped(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    pages = snapshot / "pages" / "crm.activity.list.jsonl"
+    body = json.loads(pages.read_text("utf-8"))
+    body["result"].append(
+        {
+            "ID": "9004",
+            "OWNER_ID": "102",
+            "OWNER_TYPE_ID": "2",
+            "PROVIDER_ID": "CRM_BIZPROC_COMMENT",
+            "CREATED": "2026-03-31T09:40:00+03:00",
+            "SETTINGS": [],
+        }
+    )
+    pages.write_text(json.dumps(body) + "\n", encoding="utf-8")
+
+    summary = audit(snapshot, tmp_path / "audit.db")
+
+    (comment,) = [s for s in summary["unmatched_evidence"] if s["workflow"] == "activity 9004"]
+    assert comment["element"] == "crm.deal:102"
+    assert comment["why"] == "its records do not say which template"
