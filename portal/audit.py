@@ -164,8 +164,9 @@ def _record(app: AutostartApplication, result: AuditResult) -> None:
     for start in (*findings.unknown_templates, *findings.unmatched):
         if start.get("element"):
             verdicts.setdefault(start["element"], [])
+    inferred = prepared.derived.by_element()
     for element in sorted(verdicts.keys() | prepared.derived.elements):
-        inferences = prepared.derived.of_element(element)
+        inferences = inferred.get(element, [])
         aggregates.append(
             ElementAudit.conclude(
                 element, manifest.portal, at, verdicts.get(element, []), inferences

@@ -85,13 +85,12 @@ class Derived:
     def inference(self, line: int) -> Inference | None:
         return self.inferences.get(line)
 
-    def of_element(self, element: str) -> list[dict[str, Any]]:
-        """The element's inferences, each with the traffic line it explains."""
-        return [
-            inference.as_dict() | {"line": line}
-            for line, inference in self.inferences.items()
-            if inference.element == element
-        ]
+    def by_element(self) -> dict[str, list[dict[str, Any]]]:
+        """Each element's inferences, each with the traffic line it explains."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for line, inference in self.inferences.items():
+            found.setdefault(inference.element, []).append(inference.as_dict() | {"line": line})
+        return found
 
 
 @dataclass(order=True)

@@ -55,8 +55,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     app.close()
     summary = result.summary()
     if args.json:
-        json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # Compact: the indenting encoder is pure Python, ten times slower on a large portal.
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(markdown(summary))
     counts = ", ".join(f"{n} {verdict}" for verdict, n in summary["counts"].items())
