@@ -161,15 +161,20 @@ def _record(app: AutostartApplication, result: AuditResult) -> None:
     verdicts: dict[str, list[dict[str, Any]]] = {}
     for verdict in findings.verdicts:
         verdicts.setdefault(verdict.element, []).append(verdict.as_dict())
+    unplaced: dict[str, list[dict[str, Any]]] = {}
     for start in (*findings.unknown_templates, *findings.unmatched):
         if start.get("element"):
-            verdicts.setdefault(start["element"], [])
+            unplaced.setdefault(start["element"], []).append(start)
     inferred = prepared.derived.by_element()
-    for element in sorted(verdicts.keys() | prepared.derived.elements):
-        inferences = inferred.get(element, [])
+    for element in sorted(verdicts.keys() | unplaced.keys() | prepared.derived.elements):
         aggregates.append(
             ElementAudit.conclude(
-                element, manifest.portal, at, verdicts.get(element, []), inferences
+                element,
+                manifest.portal,
+                at,
+                verdicts.get(element, []),
+                inferred.get(element, []),
+                unplaced.get(element, []),
             )
         )
     summary = result.summary()

@@ -21,6 +21,7 @@ def element_audit(app: AutostartApplication, element: str) -> dict[str, Any] | N
         "pulled_at": audit.pulled_at,
         "verdicts": audit.verdicts,
         "inferences": audit.inferences,
+        "unplaced": audit.unplaced,
     }
 
 
@@ -57,4 +58,9 @@ def render_audit(explanation: dict[str, Any]) -> list[str]:
         )
     if not audit["verdicts"]:
         lines.append("    no template of this element's type was modelled")
+    for start in audit["unplaced"]:
+        lines.append(
+            f"    workflow {start['workflow']} (template {start['template']}, started "
+            f"{start['started']}): {start['why']}"
+        )
     return lines

@@ -82,6 +82,7 @@ class ElementAudit(Aggregate):
         pulled_at: str
         verdicts: list[dict[str, Any]]
         inferences: list[dict[str, Any]]
+        unplaced: list[dict[str, Any]]
 
     @staticmethod
     def create_id(element: str) -> UUID:
@@ -94,12 +95,14 @@ class ElementAudit(Aggregate):
         pulled_at: str,
         verdicts: list[dict[str, Any]],
         inferences: list[dict[str, Any]],
+        unplaced: list[dict[str, Any]],
     ) -> None:
         self.element = element
         self.portal = portal
         self.pulled_at = pulled_at
         self.verdicts = verdicts
         self.inferences = inferences
+        self.unplaced = unplaced
 
     @classmethod
     def conclude(
@@ -109,7 +112,9 @@ class ElementAudit(Aggregate):
         pulled_at: datetime,
         verdicts: list[dict[str, Any]],
         inferences: list[dict[str, Any]],
+        unplaced: list[dict[str, Any]],
     ) -> ElementAudit:
+        """`unplaced`: workflows on the element that no decision stands beside (robots, ...)."""
         return cls._create(
             cls.Audited,
             id=cls.create_id(element),
@@ -118,6 +123,7 @@ class ElementAudit(Aggregate):
             pulled_at=pulled_at.isoformat(),
             verdicts=verdicts,
             inferences=inferences,
+            unplaced=unplaced,
             timestamp=pulled_at,
         )
 

@@ -229,6 +229,9 @@ def test_why_explains_a_real_element_with_its_evidence(snapshot: Path, tmp_path:
     assert "evidence: instance 69cb6a02a1b2c3.10100011 (bizproc.workflow.instances)" in out
     assert "pass auto_execute" in out
     assert "on the portal example.bitrix24.com" in out
+    assert (
+        "workflow 69cb6a02a1b2c4.10100907 (template 907, started 2026-03-31T07:00:01+00:00)" in out
+    )
     assert json_code == 0
     story = json.loads(json_out)
     decision = story["changes"][0]["decisions"][0]
