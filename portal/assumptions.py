@@ -9,7 +9,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from portal.records import offset
+from portal.fields import offset
 from portal.snapshot import SnapshotError
 from simulations.overrides import Override, OverrideError, parse_setting
 

@@ -21,8 +21,8 @@ from portal.assumptions import Assumption, read_assumptions
 from portal.contents import Contents, read_contents
 from portal.derive import Derived, derive
 from portal.evidence import starts
+from portal.fields import offset
 from portal.observations import ElementAudit, Observation, PortalAudit
-from portal.records import offset
 from portal.snapshot import read_manifest
 from portal.verdicts import VERDICTS, Findings, judge
 from projections.database import ReadDatabase

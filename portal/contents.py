@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from portal import records as r
-from portal.records import as_int
+from portal.fields import as_int
 from portal.snapshot import MANIFEST, Manifest, Record, Request, SnapshotError, read_records
 
 LIST_METHODS = ("lists.element.get",)

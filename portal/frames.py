@@ -6,7 +6,7 @@ import pandas as pd
 
 from domain.vocabulary import ALL_CHANNELS, Outcome, Reason, Trigger
 from portal.audit import AuditResult
-from portal.derive import CONFIDENCES, SIGNALS
+from portal.inference import CONFIDENCES, SIGNALS
 from portal.verdicts import VERDICTS
 
 VERDICT_COLUMNS = (
