@@ -11,6 +11,7 @@ import pytest
 from replaying import autostart, opened
 
 from portal.documents import crm_element, document_type, element
+from portal.fields import locale_time, offset
 
 ALL_KINDS = {"started", "expected, unverifiable", "excluded", "anomaly"}
 
@@ -435,3 +436,38 @@ def test_an_activity_that_names_no_template_is_reported_not_dropped(
     (comment,) = [s for s in summary["unmatched_evidence"] if s["workflow"] == "activity 9004"]
     assert comment["element"] == "crm.deal:102"
     assert comment["why"] == "its records do not say which template"
+
+
+def test_a_later_updated_time_is_a_change_of_unknown_fields_labelled_weak(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    pages = snapshot / "pages" / "crm.item.list.2.jsonl"
+    body = json.loads(pages.read_text("utf-8"))
+    (deal,) = [item for item in body["result"]["items"] if item["id"] == 102]
+    deal["updatedTime"] = "2026-03-31T16:00:00+03:00"
+    pages.write_text(json.dumps(body) + "\n", encoding="utf-8")
+
+    summary = audit(snapshot, tmp_path / "audit.db")
+
+    change = verdict(summary, "crm.deal:102", 12, "change")
+    assert change["verdict"] == "expected, unverifiable"
+    assert change["at"] == "2026-03-31T16:00:00+03:00"
+    assert change["inference"]["signal"] == "updated_time"
+    assert change["inference"]["confidence"] == "weak"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12/31/2024 11:59:59 pm", "2024-12-31T23:59:59+03:00"),
+        ("01/02/2025 12:05:00 am", "2025-01-02T00:05:00+03:00"),
+        ("31.12.2024 23:59:59", "2024-12-31T23:59:59+03:00"),
+        ("2024-12-31T23:59:59+01:00", None),
+        ("13/45/2024 10:00:00 am", None),
+        ("", None),
+    ],
+)
+def test_list_dates_in_the_portal_locale(text: str, expected: str | None) -> None:
+    at = locale_time(text, offset("+03:00"))
+
+    assert (at.isoformat() if at else None) == expected
