@@ -9,8 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from portal.client import BATCH_LIMIT, PAGE_SIZE, PortalClient, PortalError
-from portal.snapshot import FORMAT, Request, Snapshot
+from portal.snapshot import FORMAT
 from portal.targets import as_int, has_stages, records, targets_of, type_name
+from portal.writer import Request, SnapshotFolder
 
 BIZPROC_PROVIDERS = ("CRM_BIZPROC_TASK", "CRM_BIZPROC_WORKFLOW", "CRM_BIZPROC_COMMENT")
 LIST_TYPES = ("bitrix_processes", "lists")  # Feed processes, then the lists
@@ -37,7 +38,7 @@ class Pull:
     """One pull of one portal into one snapshot folder; running it again resumes it."""
 
     client: PortalClient
-    snapshot: Snapshot
+    snapshot: SnapshotFolder
     since: datetime | None = None
     types: tuple[int, ...] | None = None
     batch_size: int = BATCH_LIMIT

@@ -1,117 +1,205 @@
-"""A snapshot folder being written: one JSON Lines file of pages per request, the manifest last."""
+"""A snapshot folder as a pull left it: the manifest and the raw pages, checked page by page."""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 FORMAT = "autostart-snapshot/1"
 MANIFEST = "manifest.json"
-PULL_STATE = ".pull.json"  # what an unfinished pull was asked, so a resume asks the same
+# Methods whose page wraps its records in `result.items`; the others return `result` as a list.
+WRAPPED = frozenset({"crm.item.list", "crm.stagehistory.list"})
+# Where a webhook's token hides in what a portal returns: download URLs carry `auth=TOKEN`, and
+# some answers and errors the whole webhook path `/rest/USER/TOKEN/`.
+_SECRETS = (
+    re.compile(r"(?P<keep>[?&]auth=)(?!\*\*\*)[^&#\s\"']+"),
+    re.compile(r"(?P<keep>/rest/[0-9]+/)(?!\*\*\*)[^/?#\s\"']+"),
+)
 
 
 class SnapshotError(Exception):
-    """DIR cannot take this pull; the message says why and what to do."""
+    """A snapshot refused: which file, which page, which field, what was expected."""
+
+    def __init__(
+        self, file: str, page: int | None, field: str | None, expected: str, got: Any = None
+    ) -> None:
+        self.file = file
+        self.page = page
+        self.field = field
+        where = file + (f", page {page}" if page is not None else "")
+        where += f", field '{field}'" if field else ""
+        shown = "" if got is None else f", got {_show(got)}"
+        super().__init__(f"{where}: expected {expected}{shown}")
 
 
-@dataclass(frozen=True)
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
-    """A method with the parameters that identify it (all but `start`), and its page file."""
+    """One distinct request of the pull: a method with its parameters, and its file of pages."""
 
     method: str
     params: dict[str, Any]
     file: str
-
-    def entry(self, pages: int) -> dict[str, Any]:
-        return {"method": self.method, "params": self.params, "file": self.file, "pages": pages}
+    pages: int
 
 
-class Snapshot:
-    """DIR: pages are appended one line each; a pull is complete only once the manifest is there."""
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    portal: str
+    pulled_at: datetime
+    since: datetime | None
+    types: tuple[str, ...]
+    requests: tuple[Request, ...]
+    client: dict[str, Any]
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
-    def begin(self, asked: Mapping[str, Any]) -> bool:
-        """Starts a pull into DIR, or resumes the unfinished one asked the same; True on resume."""
-        state_path = self.root / PULL_STATE
-        if (self.root / MANIFEST).exists():
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record a page held, with where it was read (for errors and for the store)."""
+
+    request: Request
+    page: int
+    path: str  # e.g. result.items[3]
+    data: dict[str, Any]
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The manifest; raises SnapshotError for an incomplete pull or a malformed manifest."""
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise SnapshotError(str(folder), None, None, "a snapshot folder (portal pull --out DIR)")
+    if not path.is_file():
+        raise SnapshotError(
+            MANIFEST,
+            None,
+            None,
+            "a manifest: without one the pull is incomplete; run `autostart portal pull` "
+            "again with the same --out to resume it",
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SnapshotError(MANIFEST, None, None, f"a JSON object ({error})") from None
+    if not isinstance(data, dict):
+        raise SnapshotError(MANIFEST, None, None, "a JSON object", data)
+    if data.get("format") != FORMAT:
+        raise SnapshotError(MANIFEST, None, "format", repr(FORMAT), data.get("format"))
+    portal = data.get("portal")
+    if not isinstance(portal, str) or not portal or "/" in portal:
+        raise SnapshotError(MANIFEST, None, "portal", "the portal's host name", portal)
+    pulled_at = parse_time(data.get("pulled_at"))
+    if pulled_at is None:
+        raise SnapshotError(MANIFEST, None, "pulled_at", "an ISO-8601 time", data.get("pulled_at"))
+    since = None
+    if data.get("since") is not None:
+        since = parse_time(data["since"])
+        if since is None:
+            raise SnapshotError(MANIFEST, None, "since", "null or an ISO time", data["since"])
+    types = data.get("types")
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise SnapshotError(MANIFEST, None, "types", "a list of CRM type names", types)
+    client = data.get("client", {})
+    if not isinstance(client, dict):
+        raise SnapshotError(MANIFEST, None, "client", "an object", client)
+    requests = data.get("requests")
+    if not isinstance(requests, list):
+        raise SnapshotError(MANIFEST, None, "requests", "a list of requests", requests)
+    return Manifest(
+        portal,
+        pulled_at,
+        since,
+        tuple(types),
+        tuple(_request(folder, number, entry) for number, entry in enumerate(requests)),
+        client,
+    )
+
+
+def _request(folder: Path, number: int, entry: Any) -> Request:
+    where = f"requests[{number}]"
+    if not isinstance(entry, dict):
+        raise SnapshotError(MANIFEST, None, where, "an object", entry)
+    method, params, file, pages = (entry.get(k) for k in ("method", "params", "file", "pages"))
+    if not isinstance(method, str) or not method:
+        raise SnapshotError(MANIFEST, None, f"{where}.method", "a REST method name", method)
+    if not isinstance(params, dict):
+        raise SnapshotError(MANIFEST, None, f"{where}.params", "an object", params)
+    if not isinstance(file, str) or not file.startswith("pages/") or ".." in file:
+        raise SnapshotError(MANIFEST, None, f"{where}.file", "a file under pages/", file)
+    if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
+        raise SnapshotError(MANIFEST, None, f"{where}.pages", "a page count", pages)
+    if not (folder / file).is_file():
+        raise SnapshotError(file, None, None, f"the file the manifest names in {where}")
+    return Request(method, params, file, pages)
+
+
+def read_records(folder: Path, request: Request) -> Iterator[Record]:
+    """Every record of a request's pages; raises SnapshotError on a malformed or missing page."""
+    text = (folder / request.file).read_text(encoding="utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) != request.pages:
+        raise SnapshotError(
+            request.file,
+            None,
+            None,
+            f"{request.pages} pages (one a line) as the manifest says",
+            f"{len(lines)} lines",
+        )
+    for page, line in enumerate(lines, start=1):
+        try:
+            body = json.loads(line)
+        except json.JSONDecodeError as error:
             raise SnapshotError(
-                f"{self.root} already holds a complete snapshot; pull into a new folder"
-            )
-        if self.root.exists() and not self.root.is_dir():
-            raise SnapshotError(f"{self.root} is not a folder")
-        if state_path.is_file():
-            try:
-                before = json.loads(state_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                before = None
-            if before != dict(asked):
-                raise SnapshotError(
-                    f"{self.root} holds an unfinished pull asked otherwise "
-                    f"({_describe(before)}); run it again with the same portal, --since and "
-                    "--types to resume it, or pull into a new folder"
-                )
-            return True
-        if self.root.exists() and any(self.root.iterdir()):
-            raise SnapshotError(f"{self.root} is not empty and holds no pull; use a new folder")
-        (self.root / "pages").mkdir(parents=True, exist_ok=True)
-        _write_atomically(state_path, dict(asked))
-        return False
-
-    def stored_pages(self, request: Request) -> list[dict[str, Any]]:
-        """The pages an earlier run stored for the request; a torn last line is cut off."""
-        path = self.root / request.file
-        if not path.is_file():
-            return []
-        data = path.read_bytes()
-        whole = data[: data.rfind(b"\n") + 1]
-        pages: list[dict[str, Any]] = []
-        kept = 0
-        for line in whole.splitlines(keepends=True):
-            try:
-                page = json.loads(line)
-            except ValueError:
-                break
-            if not isinstance(page, dict):
-                break
-            pages.append(page)
-            kept += len(line)
-        if kept != len(data):
-            with path.open("r+b") as handle:
-                handle.truncate(kept)
-        return pages
-
-    def append(self, request: Request, page: Mapping[str, Any]) -> None:
-        line = json.dumps(page, ensure_ascii=False, separators=(",", ":")) + "\n"
-        path = self.root / request.file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as handle:
-            handle.write(line.encode("utf-8"))
-
-    def finish(self, manifest: Mapping[str, Any]) -> Path:
-        """Writes the manifest, atomically and last: from now on DIR is a complete snapshot."""
-        path = self.root / MANIFEST
-        _write_atomically(path, manifest)
-        (self.root / PULL_STATE).unlink(missing_ok=True)
-        return path
+                request.file, page, None, f"a whole JSON page (truncated? {error.msg})"
+            ) from None
+        if not isinstance(body, dict) or "result" not in body:
+            raise SnapshotError(request.file, page, "result", "a page with a result", body)
+        yield from _records(request, page, body["result"])
 
 
-def _write_atomically(path: Path, value: Mapping[str, Any]) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("w", encoding="utf-8") as handle:
-        json.dump(value, handle, ensure_ascii=False, indent=1)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
+def _records(request: Request, page: int, result: Any) -> Iterator[Record]:
+    prefix = "result"
+    if request.method in WRAPPED and isinstance(result, dict):
+        result, prefix = result.get("items"), "result.items"
+    if isinstance(result, dict):  # a PHP array with keys comes back as an object
+        rows: list[tuple[str, Any]] = [(f"{prefix}.{key}", row) for key, row in result.items()]
+    elif isinstance(result, list):
+        rows = [(f"{prefix}[{index}]", row) for index, row in enumerate(result)]
+    else:
+        raise SnapshotError(request.file, page, prefix, "a list of records", result)
+    for path, row in rows:
+        if not isinstance(row, dict):
+            raise SnapshotError(request.file, page, path, "a record (an object)", row)
+        yield Record(request, page, path, redact(row))
 
 
-def _describe(state: Any) -> str:
-    if not isinstance(state, dict):
-        return "its record is unreadable"
-    return ", ".join(f"{key} {value}" for key, value in state.items() if key != "format")
+def redact(value: Any) -> Any:
+    """`value` with every webhook token replaced by `***`, should a pull have missed one."""
+    if isinstance(value, str):
+        for pattern in _SECRETS:
+            value = pattern.sub(r"\g<keep>***", value)
+        return value
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    return value
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time with an offset, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None

@@ -59,6 +59,23 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
     if made:
         listed = ", ".join(f"{c['element']} ({c['op']})" for c in made)
         lines.append(f"{indent}  its actions changed: {listed}")
+    lines.extend(_portal(decision.get("portal"), indent + "  "))
+    return lines
+
+
+def _portal(verdict: dict[str, Any] | None, indent: str) -> list[str]:
+    """An audited store's verdict beside the model's checks, with the portal's evidence."""
+    if not verdict:
+        return []
+    lines = [f"{indent}portal: {verdict['verdict'].upper()}: {verdict['note']}"]
+    for start in verdict["evidence"]:
+        for record in start["records"]:
+            lines.append(
+                f"{indent}  evidence: {record['kind']} {record['id']} ({record['method']}): "
+                f"{record['detail']}"
+            )
+    if verdict.get("assumption"):
+        lines.append(f"{indent}  rests on the assumption {verdict['assumption']}")
     return lines
 
 
@@ -97,6 +114,12 @@ def render_explanation(explanation: dict[str, Any]) -> str:
             lines.append(f"    {label}: {_values(change['fields'])}")
         if change["parameters"]:
             lines.append(f"    parameters: {_values(change['parameters'])}")
+        inference = change.get("inference")
+        if inference:
+            lines.append(
+                f"    inferred channel {inference['channel']} from {inference['signal']} "
+                f"({inference['confidence']}, {inference['label']}): {inference['detail']}"
+            )
         cause = change.get("caused_by")
         if cause:
             lines.append(

@@ -12,8 +12,9 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.py"))
 
 
-def test_there_are_four_notebooks() -> None:
+def test_there_are_five_notebooks() -> None:
     assert [path.stem for path in NOTEBOOKS] == [
+        "audit_a_portal",
         "audit_one_element",
         "load_and_limits",
         "what_if",

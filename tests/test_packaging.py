@@ -1,4 +1,4 @@
-"""The distribution as a plain `pip install` leaves it: scenarios and the example travel with it."""
+"""The distribution as a plain `pip install` leaves it: scenarios and examples travel with it."""
 
 from __future__ import annotations
 
@@ -19,16 +19,21 @@ NOT_SOURCES = shutil.ignore_patterns(
 DATA = {
     "simulations/scenarios": "*.toml",
     "simulations/examples": "*.jsonl",
+    "portal/examples/snapshot": "*.*",
+    "portal/examples/snapshot/pages": "*.jsonl",
 }
 
 RUN_FROM_THE_INSTALL = """
-import json, sys
+import contextlib, io, json, sys, tempfile
 import simulations
 from simulations.cli import main
 from simulations.scenario import load, shipped
 assert simulations.__file__.startswith(sys.argv[1]), simulations.__file__
 for name in shipped():
     load(name)
+with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    assert main(["portal", "example", folder + "/snapshot"]) == 0
+    assert main(["portal", "audit", folder + "/snapshot", "--store", "memory:"]) == 0
 print(json.dumps(sorted(shipped())))
 sys.exit(main(["simulate", "typical-cloud", "--events", "200", "--store", "memory:", "--json"]))
 """

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.client import error_of, php_query, scope_of
-from portal.snapshot import Request, Snapshot
 from portal.targets import Targets, parse_types, targets_of
 from portal.webhook import Webhook, WebhookError
+from portal.writer import Request, SnapshotFolder
 
 TOKEN = "4x9sEcReT0k3n"
 WEBHOOK = Webhook.parse(f"https://example.bitrix24.com/rest/7/{TOKEN}/")
@@ -165,7 +165,7 @@ def test_types_are_named_as_the_crm_names_them() -> None:
 
 
 def test_a_torn_last_page_is_cut_off_and_fetched_again(tmp_path: Path) -> None:
-    snapshot = Snapshot(tmp_path / "snapshot")
+    snapshot = SnapshotFolder(tmp_path / "snapshot")
     snapshot.begin({"portal": "example.bitrix24.com"})
     request = Request("crm.item.list", {"entityTypeId": 2}, "pages/crm.item.list.2.jsonl")
     snapshot.append(request, {"result": {"items": [{"id": 1}]}, "next": 50, "total": 51})

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal import SCOPES
-from portal.snapshot import FORMAT, Snapshot, SnapshotError
+from portal.snapshot import FORMAT
 from portal.targets import parse_types, type_name
 from portal.webhook import Webhook, WebhookError
+from portal.writer import FolderError, SnapshotFolder
 from simulations.cli.common import EXIT_OK, UsageError, parse_time, say
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         raise UsageError(f"--types: {error}") from None
     if args.retries < 1 or args.backoff < 0 or args.rate <= 0:
         raise UsageError("--retries must be at least 1, --backoff at least 0, --rate above 0")
-    snapshot = Snapshot(Path(args.out))
+    snapshot = SnapshotFolder(Path(args.out))
     asked = {
         "format": FORMAT,
         "portal": webhook.host,
@@ -43,7 +44,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     try:
         if snapshot.begin(asked):
             say(f"resuming the unfinished pull of {webhook.host} in {args.out}")
-    except SnapshotError as error:
+    except FolderError as error:
         raise UsageError(f"--out: {error}") from None
     except OSError as error:
         raise UsageError(f"--out {args.out!r}: {error.strerror}") from None

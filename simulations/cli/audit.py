@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.stores import StoreAddress
+from portal.explain import attach, element_audit, render_audit
 from projections.database import ReadDatabase
 from projections.explain import Query, UnknownElementError, explain
 from projections.runner import catch_up, rebuild
@@ -61,11 +62,18 @@ def cmd_why(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     finally:
         db.close()
+    app = open_store(store)
+    try:
+        audit = element_audit(app, args.element)
+    finally:
+        app.close()
+    if audit is not None:
+        attach(explanation, audit)
     if args.json:
         json.dump(explanation, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(render(explanation))
+        print("\n".join([render(explanation), *render_audit(explanation)]))
     return EXIT_OK
 
 
