@@ -8,7 +8,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -65,9 +65,11 @@ def replay(
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
     The decisions are handed to `deliver` (a readable stream of JSON Lines) only once the
-    whole stream has been applied and saved. The store is held for the whole run (see
-    `projections.locks`). Raises BadLineError for bad input, StoreBusyError when another replay
-    holds the store.
+    whole stream has been applied and saved, and the replay is marked finished only once
+    `deliver` has returned: a replay killed at any moment before that is still open, and the
+    next replay into the store takes it back, so running the same command again gives the same
+    decisions. The store is held for the whole run (see `projections.locks`). Raises
+    BadLineError for bad input, StoreBusyError when another replay holds the store.
     """
     with writing(app.store):
         simulation = app.simulation()
@@ -81,7 +83,7 @@ def replay(
         try:
             with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
                 with journal() as events_in_order:
-                    summary = _apply(
+                    summary, finish = _apply(
                         app,
                         events_in_order,
                         simulation,
@@ -94,8 +96,10 @@ def replay(
                         on_progress,
                         faults,
                     )
-                spool.seek(0)
-                deliver(spool)
+                    spool.seek(0)
+                    deliver(spool)
+                    # The commit that makes the replay final comes after the delivery.
+                    summary = replace(summary, events=summary.events + finish())
         except BaseException:
             app.truncate(position)
             raise
@@ -117,7 +121,8 @@ def _apply(
     on_warning: Callable[[str], None],
     on_progress: Callable[[int], None],
     faults: frozenset[str],
-) -> ReplaySummary:
+) -> tuple[ReplaySummary, Callable[[], int]]:
+    """Applies and saves every line; returns the summary and what marks the replay finished."""
     portal = app.portal()
     templates = app.templates(portal)
     workspace = Workspace(app, journal=events_in_order)
@@ -154,10 +159,17 @@ def _apply(
         if number % batch_lines == 0:
             counts["events"] += workspace.flush(portal, *starter.templates.values())
             on_progress(number)
-    simulation.finish_replay(source=source, lines=number, at=starter.now, **starter.checkpoint())
-    counts["events"] += workspace.flush(portal, simulation, *starter.templates.values())
+    counts["events"] += workspace.flush(portal, *starter.templates.values())
     on_progress(number)
-    return ReplaySummary(number, counts["decisions"], counts["events"], counts["warnings"])
+
+    def finish() -> int:
+        simulation.finish_replay(
+            source=source, lines=number, at=starter.now, **starter.checkpoint()
+        )
+        return workspace.flush(simulation)
+
+    summary = ReplaySummary(number, counts["decisions"], counts["events"], counts["warnings"])
+    return summary, finish
 
 
 def apply_command(starter: Starter, command: Command) -> None:

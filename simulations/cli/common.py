@@ -30,10 +30,23 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_DEPTH_LIMIT = 1_000_000
+
+
+def _depth(text: str) -> int:
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = -1
+    if not 0 <= depth <= MAX_DEPTH_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_DEPTH_LIMIT}")
+    return depth
+
+
 def add_max_depth_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-depth",
-        type=int,
+        type=_depth,
         default=MAX_CASCADE_DEPTH,
         help="deepest process-made change applied before a cascade is stopped "
         f"(default {MAX_CASCADE_DEPTH})",
