@@ -81,25 +81,27 @@ def replay(
         simulation.start_replay(source, position, simulation.clock or EPOCH)
         app.save(simulation)
         try:
-            with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-                with journal() as events_in_order:
-                    summary, finish = _apply(
-                        app,
-                        events_in_order,
-                        simulation,
-                        lines,
-                        spool,
-                        source,
-                        max_depth,
-                        batch_lines,
-                        on_warning,
-                        on_progress,
-                        faults,
-                    )
-                    spool.seek(0)
-                    deliver(spool)
-                    # The commit that makes the replay final comes after the delivery.
-                    summary = replace(summary, events=summary.events + finish())
+            with (
+                tempfile.TemporaryFile("w+", encoding="utf-8") as spool,
+                journal() as events_in_order,
+            ):
+                summary, finish = _apply(
+                    app,
+                    events_in_order,
+                    simulation,
+                    lines,
+                    spool,
+                    source,
+                    max_depth,
+                    batch_lines,
+                    on_warning,
+                    on_progress,
+                    faults,
+                )
+                spool.seek(0)
+                deliver(spool)
+                # The commit that makes the replay final comes after the delivery.
+                summary = replace(summary, events=summary.events + finish())
         except BaseException:
             app.truncate(position)
             raise
