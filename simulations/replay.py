@@ -36,6 +36,10 @@ class ReplaySummary:
     warnings: int
 
 
+class AlreadyRecordedError(Exception):
+    """The traffic is the very file the store's last replay recorded (and delivered) in full."""
+
+
 class StoreUnavailableError(Exception):
     """The store could not be opened: its server is down, its file unreadable, and so on."""
 
@@ -61,6 +65,7 @@ def replay(
     on_warning: Callable[[str], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
     faults: frozenset[str] = frozenset(),
+    digest: str = "",
 ) -> ReplaySummary:
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
@@ -68,8 +73,11 @@ def replay(
     whole stream has been applied and saved, and the replay is marked finished only once
     `deliver` has returned: a replay killed at any moment before that is still open, and the
     next replay into the store takes it back, so running the same command again gives the same
-    decisions. The store is held for the whole run (see `projections.locks`). Raises
-    BadLineError for bad input, StoreBusyError when another replay holds the store.
+    decisions. `digest` (the traffic file's SHA-256) is recorded with the replay: a replay of
+    the same digest right after it raises AlreadyRecordedError and applies nothing, so a
+    command killed after its replay was final can be run again too. The store is held for the
+    whole run (see `projections.locks`). Raises BadLineError for bad input, StoreBusyError
+    when another replay holds the store.
     """
     with writing(app.store):
         simulation = app.simulation()
@@ -77,6 +85,8 @@ def replay(
             # An interrupted replay (killed mid-way) left events behind: take them back.
             app.truncate(simulation.open_replay)
             simulation = app.simulation()
+        if digest and digest == simulation.last_digest:
+            raise AlreadyRecordedError(source)
         position = app.position()
         simulation.start_replay(source, position, simulation.clock or EPOCH)
         app.save(simulation)
@@ -101,7 +111,7 @@ def replay(
                 spool.seek(0)
                 deliver(spool)
                 # The commit that makes the replay final comes after the delivery.
-                summary = replace(summary, events=summary.events + finish())
+                summary = replace(summary, events=summary.events + finish(digest))
         except BaseException:
             app.truncate(position)
             raise
@@ -123,7 +133,7 @@ def _apply(
     on_warning: Callable[[str], None],
     on_progress: Callable[[int], None],
     faults: frozenset[str],
-) -> tuple[ReplaySummary, Callable[[], int]]:
+) -> tuple[ReplaySummary, Callable[[str], int]]:
     """Applies and saves every line; returns the summary and what marks the replay finished."""
     portal = app.portal()
     templates = app.templates(portal)
@@ -164,9 +174,9 @@ def _apply(
     counts["events"] += workspace.flush(portal, *starter.templates.values())
     on_progress(number)
 
-    def finish() -> int:
+    def finish(digest: str) -> int:
         simulation.finish_replay(
-            source=source, lines=number, at=starter.now, **starter.checkpoint()
+            source=source, lines=number, at=starter.now, digest=digest, **starter.checkpoint()
         )
         return workspace.flush(simulation)
 
