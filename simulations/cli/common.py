@@ -15,6 +15,8 @@ from domain.starter import MAX_CASCADE_DEPTH
 from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# An unexpected error (a bug), and Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_BUG, EXIT_INTERRUPTED = 3, 130
 
 
 class UsageError(Exception):

@@ -53,7 +53,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 _deliver_to(args.decisions),
                 source=args.traffic,
                 max_depth=args.max_depth,
-                on_warning=lambda message: say(f"warning: {message}"),
+                on_warning=(lambda _: None) if args.quiet else lambda m: say(f"warning: {m}"),
                 on_progress=progress(f"replay {args.traffic}"),
                 digest=_digest(args.traffic),
             )
@@ -81,6 +81,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"{store.describe()} recorded in full, its decisions delivered then; nothing was "
             "applied again (autostart decisions lists them)"
         )
+        return EXIT_OK
+    if args.quiet:
         return EXIT_OK
     say(
         f"replayed {summary.lines} lines into {store.describe()}: "
