@@ -20,6 +20,7 @@ from domain.journal import journal
 from domain.simulation import Simulation
 from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
 from domain.stores import StoreAddress
+from projections.database import connect_postgres
 from projections.locks import writing
 from simulations.traffic import BadLineError, Command, parse_line
 
@@ -48,10 +49,39 @@ def open_store(store: StoreAddress) -> AutostartApplication:
     """The application on `store`; raises StoreUnavailableError when it cannot be reached."""
     if store.path is not None:
         store.path.parent.mkdir(parents=True, exist_ok=True)
+    if store.kind == "postgres":
+        _probe_postgres(store)
     try:
         return AutostartApplication(store)
     except (PersistenceError, OSError, sqlite3.Error) as error:
         raise StoreUnavailableError(f"cannot open {store.describe()}: {error}") from None
+
+
+def _probe_postgres(store: StoreAddress) -> None:
+    """Says why a PostgreSQL store cannot be reached, at once and without its password.
+
+    The library's pool only says "couldn't get a connection" after its timeout, whatever the
+    cause: one direct connection first tells a wrong password from a missing database or server.
+    """
+    import psycopg  # noqa: PLC0415 - PostgreSQL users only
+
+    env = store.env
+    where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
+    try:
+        connect_postgres(store).close()
+    except psycopg.OperationalError as error:
+        text = str(error)
+        if "authentication failed" in text or ("role" in text and "does not exist" in text):
+            cause = f"authentication failed for user {env['POSTGRES_USER']} (check the password)"
+        elif "database" in text and "does not exist" in text:
+            cause = f"no database named {env['POSTGRES_DBNAME']} on {where} (create it first)"
+        elif "Connection refused" in text or "timeout expired" in text:
+            cause = f"no server at {where} (nothing answers there)"
+        elif "translate host name" in text or "Name or service not known" in text:
+            cause = f"no host named {env['POSTGRES_HOST']}"
+        else:
+            cause = text.replace(env["POSTGRES_PASSWORD"], "***").splitlines()[0]
+        raise StoreUnavailableError(f"cannot open {store.describe()}: {cause}") from None
 
 
 def replay(
