@@ -74,7 +74,7 @@ class BadLineError(Exception):
         self.field = field
         self.expected = expected
         self.got = got
-        where = f"line {line}" + (f", field '{field}'" if field else "")
+        where = f"line {line}" + (f", field '{_escaped(field)}'" if field is not None else "")
         super().__init__(f"{where}: expected {expected}{got}")
 
     @classmethod
