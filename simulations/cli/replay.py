@@ -140,7 +140,8 @@ def register(commands: Any) -> None:
             "Apply a traffic file (JSON Lines, see the SPEC) to a store and write one "
             "decision per line. All or nothing: a bad line is reported with its line "
             "number and field, exit status 2, and the store is left as it was. "
-            "Replaying into an existing store continues it; its read models are kept up to date."
+            "Replaying into an existing store continues it; its read models are kept up to date. "
+            "A replay killed at any moment can be run again with the same command."
         ),
     )
     parser.add_argument("traffic", metavar="TRAFFIC", help="traffic file, or - for stdin")
