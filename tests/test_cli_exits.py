@@ -10,7 +10,9 @@ import time
 from contextlib import closing
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from replaying import autostart
 
@@ -129,3 +131,24 @@ def test_debug_adds_the_traceback_to_an_unexpected_error(tmp_path: Path) -> None
     assert code == 3
     assert err.startswith("Traceback (most recent call last):")
     assert err.strip().splitlines()[-1].startswith("autostart why: unexpected error")
+
+
+@pytest.mark.postgres
+def test_an_unexpected_error_on_postgresql_never_shows_the_password(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    traffic = tmp_path / "t.jsonl"
+    traffic.write_text(autostart("example")[1])
+    assert autostart("replay", str(traffic), "--store", postgres_url)[0] == 0
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("UPDATE autostart_events SET state = '\\x00ff'::bytea")
+        db.execute("DROP TABLE decisions")
+    password = urlsplit(postgres_url).password or "?"
+
+    plain = autostart("why", "crm.deal:101", "--store", postgres_url)
+    debug = autostart("why", "crm.deal:101", "--store", postgres_url, "--debug")
+
+    assert (plain[0], debug[0]) == (3, 3)
+    assert "Traceback" in debug[2]
+    for _, out, err in (plain, debug):
+        assert password not in out + err.replace("autostart why:", "")
