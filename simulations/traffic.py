@@ -320,6 +320,7 @@ def parse_line(text: str, number: int) -> Command | None:
             ) from None
     if number > MAX_LINES:
         raise BadLineError(number, None, f"at most {MAX_LINES} lines in one traffic file")
+    _anomalies.clear()
     try:
         raw = _DECODER.decode(text)
     except json.JSONDecodeError as error:
@@ -331,7 +332,8 @@ def parse_line(text: str, number: int) -> Command | None:
     if not isinstance(raw, dict):
         raise BadLineError(number, None, "a JSON object", f", got {_show(raw)}")
     try:
-        _check_values(raw)
+        if _anomalies or "\\u" in text:  # only an escape can write a surrogate or NUL
+            _check_values(raw)
         return _command(raw, number)
     except TrafficError as error:
         raise BadLineError.wrap(number, error) from None
@@ -347,10 +349,15 @@ class _Unfit(str):
     """A JSON number no store keeps: an integer past 64 bits, NaN, Infinity."""
 
 
+# The decoder's hooks note here that the line needs `_check_values` (cleared for each line).
+_anomalies: list[str] = []
+
+
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) == len(pairs):
         return found
+    _anomalies.append("a duplicated key")
     duplicated = _Duplicated(found)
     duplicated.duplicates = tuple(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
     return duplicated
@@ -359,17 +366,22 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _integer(text: str) -> int | _Unfit:
     # Checked by length first: int() refuses more than 4,300 digits with a ValueError.
     if len(text) > 20 or not MIN_INT <= (value := int(text)) <= MAX_INT:
-        return _Unfit(text)
+        return _unfit(text)
     return value
 
 
 def _real(text: str) -> float | _Unfit:
     value = float(text)
-    return value if math.isfinite(value) else _Unfit(text)
+    return value if math.isfinite(value) else _unfit(text)
+
+
+def _unfit(text: str) -> _Unfit:
+    _anomalies.append(text)
+    return _Unfit(text)
 
 
 _DECODER = json.JSONDecoder(
-    object_pairs_hook=_pairs, parse_int=_integer, parse_float=_real, parse_constant=_Unfit
+    object_pairs_hook=_pairs, parse_int=_integer, parse_float=_real, parse_constant=_unfit
 )
 # A lone surrogate cannot be written as UTF-8; PostgreSQL text cannot hold NUL.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
