@@ -65,6 +65,7 @@ class Element(JournaledAggregate):
                 element.processes += 1
 
     class ProcessQueued(Aggregate.Event):
+        class_version = 2  # v2: `sequence`, the process's place in creation order
         process: str
         template: int
         template_version: int
@@ -72,6 +73,11 @@ class Element(JournaledAggregate):
         actions: list[dict[str, Any]]
         line: int
         depth: int
+        sequence: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sequence"] = 0
 
         def apply(self, element: Element) -> None:
             element.queue.append(
@@ -83,6 +89,7 @@ class Element(JournaledAggregate):
                     "actions": self.actions,
                     "line": self.line,
                     "depth": self.depth,
+                    "sequence": self.sequence,
                 }
             )
 

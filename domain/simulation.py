@@ -15,6 +15,14 @@ from domain.journal import JournaledAggregate
 class Simulation(JournaledAggregate):
     """Replays into one store, and what the next replay needs to carry on where one stopped."""
 
+    # v2: the digest of the last finished replay's traffic, and the process creation count.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["last_digest"] = ""
+        state["created"] = 0
+
     class Begun(Aggregate.Created):
         pass
 
@@ -26,15 +34,25 @@ class Simulation(JournaledAggregate):
             simulation.open_replay = self.position
 
     class ReplayFinished(Aggregate.Event):
+        class_version = 2
         source: str
         lines: int
         clock: datetime | None
         last_ids: dict[str, int]
         agenda: list[list[Any]]
         queues: list[str]
+        digest: str
+        created: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["digest"] = ""
+            state["created"] = 0
 
         def apply(self, simulation: Simulation) -> None:
             simulation.open_replay = None
+            simulation.last_digest = self.digest
+            simulation.created = self.created
             simulation.clock = self.clock
             simulation.last_ids = dict(self.last_ids)
             simulation.agenda = [list(entry) for entry in self.agenda]
@@ -50,6 +68,8 @@ class Simulation(JournaledAggregate):
         self.last_ids: dict[str, int] = {}
         self.agenda: list[list[Any]] = []
         self.queues: list[str] = []
+        self.last_digest = ""
+        self.created = 0
 
     @classmethod
     def begin(cls, at: datetime) -> Simulation:
@@ -68,8 +88,11 @@ class Simulation(JournaledAggregate):
         last_ids: dict[str, int],
         agenda: list[list[Any]],
         queues: list[str],
+        created: int,
         at: datetime,
+        digest: str = "",
     ) -> None:
+        """`digest`: the traffic's SHA-256 when known, so a repeat of it is recognised."""
         self.trigger_event(
             self.ReplayFinished,
             timestamp=at,
@@ -79,4 +102,6 @@ class Simulation(JournaledAggregate):
             last_ids=last_ids,
             agenda=agenda,
             queues=queues,
+            digest=digest,
+            created=created,
         )

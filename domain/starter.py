@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -28,6 +28,8 @@ from domain.vocabulary import (
 
 MAX_CASCADE_DEPTH = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A round of decisions: a generator that yields the rounds its processes' actions cause.
+Round = Iterator["Round"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +108,10 @@ class Starter:
         self.max_depth = max_depth
         self.clock: datetime | None = simulation.clock
         self.last_ids = dict(simulation.last_ids)
-        self.agenda: list[tuple[datetime, str, int, str]] = [
-            (due, name, number, process) for due, name, number, process in simulation.agenda
+        # Processes created so far: completions due at one instant happen in creation order.
+        self.created = simulation.created
+        self.agenda: list[tuple[datetime, int, str, str]] = [
+            _agenda_entry(*entry) for entry in simulation.agenda
         ]
         heapq.heapify(self.agenda)
         self.queues = set(simulation.queues)
@@ -124,7 +128,7 @@ class Starter:
                 "at", f"a time at or after {self.clock.isoformat()} (times never decrease)", at
             )
         while self.agenda and self.agenda[0][0] <= at:
-            due, name, _, process = heapq.heappop(self.agenda)
+            due, _, name, process = heapq.heappop(self.agenda)
             element = self.elements.get(name)
             if element is None or process not in element.running:
                 continue  # terminated when its document was deleted
@@ -144,6 +148,7 @@ class Starter:
             "last_ids": dict(sorted(self.last_ids.items())),
             "agenda": [list(entry) for entry in sorted(self.agenda)],
             "queues": sorted(self.queues),
+            "created": self.created,
         }
 
     # Settings
@@ -223,15 +228,17 @@ class Starter:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.ADD)
         self._check_new(name, field_name)
-        self._add(
-            parsed,
-            channel,
-            _Execution(line),
-            0,
-            actor=actor,
-            fields=fields or {},
-            parameters=parameters or {},
-            cause=None,
+        self._run(
+            self._add(
+                parsed,
+                channel,
+                _Execution(line),
+                0,
+                actor=actor,
+                fields=fields or {},
+                parameters=parameters or {},
+                cause=None,
+            )
         )
 
     def import_batch(
@@ -247,15 +254,17 @@ class Starter:
             seen.add(name)
             self._check_new(name, where)
         for name in names:
-            self._add(
-                element_name(name),
-                "import",
-                _Execution(line),
-                0,
-                actor=actor,
-                fields={},
-                parameters={},
-                cause=None,
+            self._run(
+                self._add(
+                    element_name(name),
+                    "import",
+                    _Execution(line),
+                    0,
+                    actor=actor,
+                    fields={},
+                    parameters={},
+                    cause=None,
+                )
             )
 
     def update(
@@ -271,16 +280,18 @@ class Starter:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.CHANGE)
         element = self._existing(name)
-        self._change(
-            element,
-            parsed.document_type,
-            channel,
-            changed,
-            execution=_Execution(line),
-            depth=0,
-            actor=actor,
-            parameters=parameters or {},
-            cause=None,
+        self._run(
+            self._change(
+                element,
+                parsed.document_type,
+                channel,
+                changed,
+                execution=_Execution(line),
+                depth=0,
+                actor=actor,
+                parameters=parameters or {},
+                cause=None,
+            )
         )
 
     def delete(self, name: str, *, line: int, actor: str | None = None) -> None:
@@ -328,6 +339,20 @@ class Starter:
 
     # Rounds and cascades
 
+    @staticmethod
+    def _run(first: Round) -> None:
+        """Runs a round and every round it causes, depth first, on an explicit stack.
+
+        A cascade's depth is bounded by `max_depth` alone, never by Python's own stack.
+        """
+        stack = [first]
+        while stack:
+            caused = next(stack[-1], None)
+            if caused is None:
+                stack.pop()
+            else:
+                stack.append(caused)
+
     def _add(
         self,
         parsed: ElementName,
@@ -339,7 +364,8 @@ class Starter:
         fields: dict[str, Any],
         parameters: dict[str, Any],
         cause: str | None,
-    ) -> None:
+    ) -> Round:
+        """Creates the element now; returns its round, for `_run`."""
         name, dt = str(parsed), parsed.document_type
         element = Element.create(
             name,
@@ -355,7 +381,7 @@ class Starter:
         self.elements.add(element)
         self.last_ids[dt.name] = max(self.last_ids.get(dt.name, 0), parsed.id)
         change = Change(dt, Trigger.ADD, channel, tuple(fields), parameters)
-        self._round(element, change, execution, depth)
+        return self._round(element, change, execution, depth)
 
     def _change(
         self,
@@ -369,7 +395,8 @@ class Starter:
         actor: str | None,
         parameters: dict[str, Any],
         cause: str | None,
-    ) -> None:
+    ) -> Round:
+        """Changes the element now; returns its round, for `_run`."""
         element.change(
             self.now,
             line=execution.line,
@@ -381,9 +408,9 @@ class Starter:
             cause=cause,
         )
         change = Change(dt, Trigger.CHANGE, channel, tuple(changed), parameters)
-        self._round(element, change, execution, depth)
+        return self._round(element, change, execution, depth)
 
-    def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> None:
+    def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> Round:
         """Decides every template of the type in ascending id, then runs what started."""
         at, settings = self.now, self.portal.settings
         container = self.portal.container_enabled(change.document_type.name)
@@ -394,6 +421,8 @@ class Starter:
             verdict = decide(change, config, situation, self.order)
             holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
             process = element.next_process() if holds_process else None
+            if holds_process:
+                self.created += 1
             checks = [check.as_record() for check in verdict.checks]
             element.decide(
                 at,
@@ -433,6 +462,7 @@ class Starter:
                     config.template,
                     config.version,
                     config.duration_s,
+                    sequence=self.created,
                     from_queue=False,
                 )
                 started.append((config, process))
@@ -446,6 +476,7 @@ class Starter:
                     actions=list(config.actions),
                     line=execution.line,
                     depth=depth,
+                    sequence=self.created,
                 )
                 self.queues.add(element.name)
         for config, process in started:
@@ -460,7 +491,7 @@ class Starter:
                 "process": process,
             }
             execution.chain.append(step)
-            self._act(
+            yield from self._act(
                 element,
                 change.document_type,
                 list(config.actions),
@@ -478,6 +509,7 @@ class Starter:
         version: int,
         duration_s: int,
         *,
+        sequence: int,
         from_queue: bool,
     ) -> None:
         at = self.now
@@ -493,7 +525,7 @@ class Starter:
         if duration_s == 0:
             element.complete_process(at, process)
         else:
-            heapq.heappush(self.agenda, (ends_at, element.name, _process_number(process), process))
+            heapq.heappush(self.agenda, (ends_at, sequence, element.name, process))
 
     def _act(
         self,
@@ -504,7 +536,7 @@ class Starter:
         *,
         execution: _Execution,
         depth: int,
-    ) -> None:
+    ) -> Round:
         """Runs an instance's actions, each a change through the bizproc channel, depth first."""
         for action in actions:
             if execution.halted:
@@ -513,7 +545,7 @@ class Starter:
                 self._halt(element, execution, depth + 1)
                 return
             if "update" in action:
-                self._change(
+                yield self._change(
                     element,
                     dt,
                     "bizproc",
@@ -527,7 +559,7 @@ class Starter:
             else:
                 new_type = document_type(action["create"])
                 new_id = self.last_ids.get(new_type.name, 0) + 1
-                self._add(
+                yield self._add(
                     ElementName(new_type, new_id),
                     "bizproc",
                     execution,
@@ -560,6 +592,7 @@ class Starter:
                 head["template"],
                 head["template_version"],
                 head["duration"],
+                sequence=head.get("sequence", 0),
                 from_queue=True,
             )
             execution = _Execution(head["line"])
@@ -574,13 +607,15 @@ class Starter:
                 }
             )
             dt = element_name(element.name).document_type
-            self._act(
-                element,
-                dt,
-                head["actions"],
-                head["process"],
-                execution=execution,
-                depth=head["depth"],
+            self._run(
+                self._act(
+                    element,
+                    dt,
+                    head["actions"],
+                    head["process"],
+                    execution=execution,
+                    depth=head["depth"],
+                )
             )
         if not element.queue:
             self.queues.discard(element.name)
@@ -588,3 +623,10 @@ class Starter:
 
 def _process_number(process: str) -> int:
     return int(process.rsplit("#", 1)[1])
+
+
+def _agenda_entry(due: datetime, *rest: Any) -> tuple[datetime, int, str, str]:
+    """A stored agenda entry; stores made before creation order was kept have no sequence."""
+    if isinstance(rest[0], str):  # [due, element, number, process]: ordered as before
+        return due, 0, rest[0], rest[2]
+    return due, rest[0], rest[1], rest[2]

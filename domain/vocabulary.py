@@ -98,10 +98,17 @@ ALL_CHANNELS = frozenset(
 )
 
 _DOCUMENT_TYPE = re.compile(
-    r"^(?:crm\.(?:lead|deal|contact|company|quote|smart_invoice|dynamic_[1-9][0-9]*)"
-    r"|(?:feed|lists)\.iblock_[1-9][0-9]*|disk\.storage_[1-9][0-9]*)$"
+    r"(?:crm\.(?:lead|deal|contact|company|quote|smart_invoice|dynamic_[1-9][0-9]*)"
+    r"|(?:feed|lists)\.iblock_[1-9][0-9]*|disk\.storage_[1-9][0-9]*)"
 )
-_ELEMENT = re.compile(r"^(?P<type>[a-z]+\.[a-z_0-9]+):(?P<id>[1-9][0-9]*)$")
+_ELEMENT = re.compile(r"(?P<type>[a-z]+\.[a-z_0-9]+):(?P<id>[1-9][0-9]{0,18})")
+# The SPEC's integer ranges. A traffic element id leaves 2**62 ids above it for the elements
+# processes create, so an id never outgrows a signed 64-bit column (SQLite, PostgreSQL BIGINT);
+# the <N> of a type and a template id are Bitrix's 32-bit ids (PostgreSQL INTEGER).
+MAX_ELEMENT_ID = 2**62
+MAX_STORED_ID = 2**63 - 1
+MAX_TYPE_NUMBER = 2**31 - 1
+_TYPE_NUMBER = re.compile(r"_([0-9]{1,10})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +138,17 @@ class DocumentType:
 
 
 def is_document_type(name: str) -> bool:
-    return bool(_DOCUMENT_TYPE.match(name))
+    """A SPEC document type, its <N> (if any) from 1 to MAX_TYPE_NUMBER."""
+    if not _DOCUMENT_TYPE.fullmatch(name):
+        return False
+    number = _TYPE_NUMBER.search(name)
+    return number is None or int(number[1]) <= MAX_TYPE_NUMBER
 
 
 @lru_cache(maxsize=4096)
 def document_type(name: str) -> DocumentType:
     """The document type named `name`; raises ValueError when it is not one of the SPEC's."""
-    if not _DOCUMENT_TYPE.match(name):
+    if not is_document_type(name):
         raise ValueError(name)
     module, entity = name.split(".", 1)
     return DocumentType(name, Module(module), entity)
@@ -155,8 +166,11 @@ class ElementName:
 
 
 def element_name(text: str) -> ElementName:
-    """Parses `crm.deal:101`; raises ValueError when it is not an element name."""
-    match = _ELEMENT.match(text)
-    if not match:
+    """Parses `crm.deal:101`; raises ValueError when it is not an element name.
+
+    Ids above MAX_STORED_ID are refused too (traffic stops at MAX_ELEMENT_ID, see traffic).
+    """
+    match = _ELEMENT.fullmatch(text)
+    if not match or int(match["id"]) > MAX_STORED_ID:
         raise ValueError(text)
     return ElementName(document_type(match["type"]), int(match["id"]))

@@ -76,7 +76,18 @@ def explain(db: ReadDatabase, query: Query) -> dict[str, Any]:
         by_revision.setdefault(decision["revision"], []).append(
             _decision(db, decision, processes, configs)
         )
-    halts = db.query(f"SELECT * FROM halts WHERE element = ?{time_filter} ORDER BY id", params)
+    # A halt lies on the element's chain when the element is its root or any step of it: all
+    # of them changed on the halt's (root's) line.
+    halts = [
+        halt
+        for halt in db.query(
+            "SELECT * FROM halts WHERE line IN (SELECT line FROM changes WHERE element = ?)"
+            f"{time_filter} ORDER BY id",
+            params,
+        )
+        if halt["element"] == query.element
+        or any(step["element"] == query.element for step in json.loads(halt["chain"]))
+    ]
     return {
         "element": query.element,
         "document_type": known[0]["document_type"],
@@ -85,7 +96,13 @@ def explain(db: ReadDatabase, query: Query) -> dict[str, Any]:
         "deleted": any(c["op"] == "delete" for c in changes),
         "changes": [_change(db, c, by_revision.get(c["revision"], [])) for c in changes],
         "halts": [
-            {"at": h["at"], "line": h["line"], "depth": h["depth"], "chain": json.loads(h["chain"])}
+            {
+                "element": h["element"],
+                "at": h["at"],
+                "line": h["line"],
+                "depth": h["depth"],
+                "chain": json.loads(h["chain"]),
+            }
             for h in halts
         ],
     }

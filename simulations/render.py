@@ -133,8 +133,8 @@ def render_explanation(explanation: dict[str, Any]) -> str:
     for halt in explanation.get("halts", []):
         lines.append("")
         lines.append(
-            f"runaway cascade stopped at depth {halt['depth']} at {halt['at']} "
-            f"(traffic line {halt['line']}); chain of causes:"
+            f"runaway cascade stopped at depth {halt['depth']} on {halt['element']} at "
+            f"{halt['at']} (traffic line {halt['line']}); chain of causes:"
         )
         lines.extend(
             f"    depth {step['depth']}: {step['element']} {step['trigger']} via "

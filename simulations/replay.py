@@ -8,7 +8,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +20,7 @@ from domain.journal import journal
 from domain.simulation import Simulation
 from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
 from domain.stores import StoreAddress
+from projections.database import connect_postgres
 from projections.locks import writing
 from simulations.traffic import BadLineError, Command, parse_line
 
@@ -36,6 +37,10 @@ class ReplaySummary:
     warnings: int
 
 
+class AlreadyRecordedError(Exception):
+    """The traffic is the very file the store's last replay recorded (and delivered) in full."""
+
+
 class StoreUnavailableError(Exception):
     """The store could not be opened: its server is down, its file unreadable, and so on."""
 
@@ -44,10 +49,39 @@ def open_store(store: StoreAddress) -> AutostartApplication:
     """The application on `store`; raises StoreUnavailableError when it cannot be reached."""
     if store.path is not None:
         store.path.parent.mkdir(parents=True, exist_ok=True)
+    if store.kind == "postgres":
+        _probe_postgres(store)
     try:
         return AutostartApplication(store)
     except (PersistenceError, OSError, sqlite3.Error) as error:
         raise StoreUnavailableError(f"cannot open {store.describe()}: {error}") from None
+
+
+def _probe_postgres(store: StoreAddress) -> None:
+    """Says why a PostgreSQL store cannot be reached, at once and without its password.
+
+    The library's pool only says "couldn't get a connection" after its timeout, whatever the
+    cause: one direct connection first tells a wrong password from a missing database or server.
+    """
+    import psycopg  # noqa: PLC0415 - PostgreSQL users only
+
+    env = store.env
+    where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
+    try:
+        connect_postgres(store).close()
+    except psycopg.OperationalError as error:
+        text = str(error)
+        if "authentication failed" in text or ("role" in text and "does not exist" in text):
+            cause = f"authentication failed for user {env['POSTGRES_USER']} (check the password)"
+        elif "database" in text and "does not exist" in text:
+            cause = f"no database named {env['POSTGRES_DBNAME']} on {where} (create it first)"
+        elif "Connection refused" in text or "timeout expired" in text:
+            cause = f"no server at {where} (nothing answers there)"
+        elif "translate host name" in text or "Name or service not known" in text:
+            cause = f"no host named {env['POSTGRES_HOST']}"
+        else:
+            cause = text.replace(env["POSTGRES_PASSWORD"], "***").splitlines()[0]
+        raise StoreUnavailableError(f"cannot open {store.describe()}: {cause}") from None
 
 
 def replay(
@@ -61,13 +95,19 @@ def replay(
     on_warning: Callable[[str], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
     faults: frozenset[str] = frozenset(),
+    digest: str = "",
 ) -> ReplaySummary:
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
     The decisions are handed to `deliver` (a readable stream of JSON Lines) only once the
-    whole stream has been applied and saved. The store is held for the whole run (see
-    `projections.locks`). Raises BadLineError for bad input, StoreBusyError when another replay
-    holds the store.
+    whole stream has been applied and saved, and the replay is marked finished only once
+    `deliver` has returned: a replay killed at any moment before that is still open, and the
+    next replay into the store takes it back, so running the same command again gives the same
+    decisions. `digest` (the traffic file's SHA-256) is recorded with the replay: a replay of
+    the same digest right after it raises AlreadyRecordedError and applies nothing, so a
+    command killed after its replay was final can be run again too. The store is held for the
+    whole run (see `projections.locks`). Raises BadLineError for bad input, StoreBusyError
+    when another replay holds the store.
     """
     with writing(app.store):
         simulation = app.simulation()
@@ -75,27 +115,33 @@ def replay(
             # An interrupted replay (killed mid-way) left events behind: take them back.
             app.truncate(simulation.open_replay)
             simulation = app.simulation()
+        if digest and digest == simulation.last_digest:
+            raise AlreadyRecordedError(source)
         position = app.position()
         simulation.start_replay(source, position, simulation.clock or EPOCH)
         app.save(simulation)
         try:
-            with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-                with journal() as events_in_order:
-                    summary = _apply(
-                        app,
-                        events_in_order,
-                        simulation,
-                        lines,
-                        spool,
-                        source,
-                        max_depth,
-                        batch_lines,
-                        on_warning,
-                        on_progress,
-                        faults,
-                    )
+            with (
+                tempfile.TemporaryFile("w+", encoding="utf-8") as spool,
+                journal() as events_in_order,
+            ):
+                summary, finish = _apply(
+                    app,
+                    events_in_order,
+                    simulation,
+                    lines,
+                    spool,
+                    source,
+                    max_depth,
+                    batch_lines,
+                    on_warning,
+                    on_progress,
+                    faults,
+                )
                 spool.seek(0)
                 deliver(spool)
+                # The commit that makes the replay final comes after the delivery.
+                summary = replace(summary, events=summary.events + finish(digest))
         except BaseException:
             app.truncate(position)
             raise
@@ -117,7 +163,8 @@ def _apply(
     on_warning: Callable[[str], None],
     on_progress: Callable[[int], None],
     faults: frozenset[str],
-) -> ReplaySummary:
+) -> tuple[ReplaySummary, Callable[[str], int]]:
+    """Applies and saves every line; returns the summary and what marks the replay finished."""
     portal = app.portal()
     templates = app.templates(portal)
     workspace = Workspace(app, journal=events_in_order)
@@ -154,10 +201,17 @@ def _apply(
         if number % batch_lines == 0:
             counts["events"] += workspace.flush(portal, *starter.templates.values())
             on_progress(number)
-    simulation.finish_replay(source=source, lines=number, at=starter.now, **starter.checkpoint())
-    counts["events"] += workspace.flush(portal, simulation, *starter.templates.values())
+    counts["events"] += workspace.flush(portal, *starter.templates.values())
     on_progress(number)
-    return ReplaySummary(number, counts["decisions"], counts["events"], counts["warnings"])
+
+    def finish(digest: str) -> int:
+        simulation.finish_replay(
+            source=source, lines=number, at=starter.now, digest=digest, **starter.checkpoint()
+        )
+        return workspace.flush(simulation)
+
+    summary = ReplaySummary(number, counts["decisions"], counts["events"], counts["warnings"])
+    return summary, finish
 
 
 def apply_command(starter: Starter, command: Command) -> None:

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import TrafficError
 from domain.settings import EDITIONS, FEATURES, LICENCES, PLANS, POLICIES
-from domain.vocabulary import ALL_CHANNELS, Module, document_type, element_name, is_document_type
+from domain.vocabulary import (
+    ALL_CHANNELS,
+    MAX_ELEMENT_ID,
+    MAX_TYPE_NUMBER,
+    Module,
+    document_type,
+    element_name,
+    is_document_type,
+)
+
+# The SPEC's integer ranges (README, "Ranges"): every one fits a signed 64-bit SQLite integer,
+# and those kept in PostgreSQL INTEGER columns (template ids, lines) fit 32 bits.
+MAX_TEMPLATE_ID = 2**31 - 1
+MAX_LINES = 2**31 - 1
+MAX_LIMIT = 2**31 - 1
+MAX_DURATION_S = 100 * 365 * 86_400
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1  # any other integer in a line, e.g. a field's value
+# Times: from the simulated clock's epoch, and early enough that an instance's end still fits.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9800, 1, 1, tzinfo=UTC)
 
 TIMED_OPS = ("create", "update", "import", "delete")
 _COMMON = ("op", "at", "actor")
@@ -52,7 +74,7 @@ class BadLineError(Exception):
         self.field = field
         self.expected = expected
         self.got = got
-        where = f"line {line}" + (f", field '{field}'" if field else "")
+        where = f"line {line}" + (f", field '{_escaped(field)}'" if field is not None else "")
         super().__init__(f"{where}: expected {expected}{got}")
 
     @classmethod
@@ -86,11 +108,8 @@ def _bool(data: dict[str, Any], key: str) -> None:
         raise _fail(key, "true or false", data[key])
 
 
-def _int(value: object, field: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        bound = f"an integer from {low}" + (f" to {high}" if high is not None else " up")
-        raise _fail(field, bound, value)
-    if high is not None and value > high:
+def _int(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _fail(field, f"an integer from {low} to {high}", value)
     return value
 
@@ -117,7 +136,7 @@ def _document_type(value: object, field: str = "document_type") -> str:
         raise _fail(
             field,
             "a document type: crm.lead|deal|contact|company|quote|smart_invoice|dynamic_N, "
-            "feed.iblock_N, lists.iblock_N or disk.storage_N",
+            f"feed.iblock_N, lists.iblock_N or disk.storage_N (N from 1 to {MAX_TYPE_NUMBER})",
             value,
         )
     return value
@@ -125,11 +144,15 @@ def _document_type(value: object, field: str = "document_type") -> str:
 
 def _element(value: object, field: str = "element") -> str:
     try:
-        element_name(str(value)) if isinstance(value, str) else element_name("")
+        parsed = element_name(value if isinstance(value, str) else "")
     except ValueError:
+        parsed = None
+    if parsed is None or parsed.id > MAX_ELEMENT_ID:
         raise _fail(
-            field, "an element '<document type>:<positive id>', e.g. crm.deal:101", value
-        ) from None
+            field,
+            f"an element '<document type>:<id from 1 to {MAX_ELEMENT_ID}>', e.g. crm.deal:101",
+            value,
+        )
     return str(value)
 
 
@@ -140,7 +163,9 @@ def _parse_at(value: object) -> datetime:
         except ValueError:
             at = None
         if at is not None and at.tzinfo is not None:
-            return at
+            if EARLIEST <= at < LATEST:
+                return at
+            raise _fail("at", "a time from 1970-01-01T00:00:00Z to before 9800-01-01", value)
     raise _fail("at", "an ISO-8601 time with an offset, e.g. 2026-03-02T09:15:00+03:00", value)
 
 
@@ -152,7 +177,7 @@ def _portal(data: dict[str, Any]) -> None:
     for key in ("email_integration", "telephony", "start_bp_within_bp"):
         _bool(data, key)
     if "limit_simultaneous_processes" in data:
-        _int(data["limit_simultaneous_processes"], "limit_simultaneous_processes", 0)
+        _int(data["limit_simultaneous_processes"], "limit_simultaneous_processes", 0, MAX_LIMIT)
     if "features" in data:
         features = _object(data["features"], "features")
         for key, value in features.items():
@@ -209,8 +234,8 @@ def _actions(value: object) -> list[dict[str, Any]]:
 
 def _template(data: dict[str, Any]) -> None:
     if "template" not in data:
-        raise _fail("template", "the template's id (a positive integer)")
-    _int(data["template"], "template", 1)
+        raise _fail("template", f"the template's id (an integer from 1 to {MAX_TEMPLATE_ID})")
+    _int(data["template"], "template", 1, MAX_TEMPLATE_ID)
     if "document_type" in data:
         _document_type(data["document_type"])
     if "auto_execute" in data:
@@ -222,7 +247,7 @@ def _template(data: dict[str, Any]) -> None:
     if "constants" in data:
         data["constants"] = _named_items(data["constants"], "constants", "value")
     if "duration" in data:
-        _int(data["duration"], "duration", 0)
+        _int(data["duration"], "duration", 0, MAX_DURATION_S)
     if "actions" in data:
         _actions(data["actions"])
 
@@ -293,18 +318,100 @@ def parse_line(text: str, number: int) -> Command | None:
             raise BadLineError(
                 number, None, "a JSON line in UTF-8 (the line has bytes that are not UTF-8)"
             ) from None
+    if number > MAX_LINES:
+        raise BadLineError(number, None, f"at most {MAX_LINES} lines in one traffic file")
+    _anomalies.clear()
     try:
-        raw = json.loads(text)
+        raw = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise BadLineError(
             number, None, f"a JSON object ({error.msg} at column {error.colno})"
         ) from None
+    except RecursionError:
+        raise BadLineError(number, None, "a JSON object nested less deeply") from None
     if not isinstance(raw, dict):
         raise BadLineError(number, None, "a JSON object", f", got {_show(raw)}")
     try:
+        if _anomalies or "\\u" in text:  # only an escape can write a surrogate or NUL
+            _check_values(raw)
         return _command(raw, number)
     except TrafficError as error:
         raise BadLineError.wrap(number, error) from None
+
+
+class _Duplicated(dict[str, Any]):
+    """A JSON object that gave a key twice: refused, naming the key."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+class _Unfit(str):
+    """A JSON number no store keeps: an integer past 64 bits, NaN, Infinity."""
+
+
+# The decoder's hooks note here that the line needs `_check_values` (cleared for each line).
+_anomalies: list[str] = []
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    _anomalies.append("a duplicated key")
+    duplicated = _Duplicated(found)
+    duplicated.duplicates = tuple(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    return duplicated
+
+
+def _integer(text: str) -> int | _Unfit:
+    # Checked by length first: int() refuses more than 4,300 digits with a ValueError.
+    if len(text) > 20 or not MIN_INT <= (value := int(text)) <= MAX_INT:
+        return _unfit(text)
+    return value
+
+
+def _real(text: str) -> float | _Unfit:
+    value = float(text)
+    return value if math.isfinite(value) else _unfit(text)
+
+
+def _unfit(text: str) -> _Unfit:
+    _anomalies.append(text)
+    return _Unfit(text)
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_int=_integer, parse_float=_real, parse_constant=_unfit
+)
+# A lone surrogate cannot be written as UTF-8; PostgreSQL text cannot hold NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_values(raw: dict[str, Any]) -> None:
+    """Refuses what JSON allows but no store keeps, naming the field (an explicit stack)."""
+    stack: list[tuple[str, Any]] = [("", raw)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Unfit):
+            raise _fail(path, f"a finite number, integers from {MIN_INT} to {MAX_INT}", value[:40])
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise _fail(path, "text without lone surrogates (\\ud800-\\udfff) or NUL")
+        elif isinstance(value, dict):
+            if isinstance(value, _Duplicated):
+                key = _escaped(value.duplicates[0])
+                raise _fail(f"{path}.{key}" if path else key, "each key once (given twice)")
+            for key, item in value.items():
+                where = f"{path}.{_escaped(key)}" if path else _escaped(key)
+                if _UNSTORABLE.search(key):
+                    raise _fail(where, "a key without lone surrogates or NUL")
+                stack.append((where, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+
+
+def _escaped(key: str) -> str:
+    return key if key.isprintable() and not _UNSTORABLE.search(key) else json.dumps(key)[1:-1]
 
 
 def _command(raw: dict[str, Any], number: int) -> Command:

@@ -66,6 +66,9 @@ def no_at(line: dict[str, Any]) -> dict[str, Any]:
 
 
 NEW = template(auto_execute=1, document_type="crm.deal")
+# Lines written as text (duplicate keys, huge numbers), to be completed with their last fields.
+CREATE_103 = f'{{"op": "create", "at": "{T}", "element": "crm.deal:103", "channel": "ui", '
+UPDATE_101 = f'{{"op": "update", "at": "{T}", "element": "crm.deal:101", "channel": "ui", '
 Case = tuple[str, Line, str, list[Good]]
 
 
@@ -130,6 +133,11 @@ SPEC_CASES = [
     case("at without offset", {**create("crm.deal:103"), "at": "2026-03-02T10:00:00"}, "at"),
     case("at going backwards", {**create("crm.deal:103"), "at": at(9)}, "at"),
     case("bad action", {**NEW, "actions": [{"delete": {}}]}, "actions"),
+    case("element id past 64 bits", create(f"crm.deal:{2**63}"), "element"),
+    case("lone surrogate", '{"op": "portal", "actor": "admin_\\ud800"}', "actor"),
+    case("integer of 5,000 digits", CREATE_103 + f'"fields": {{"N": {"9" * 5000}}}}}',
+         "fields.N"),
+    case("duplicate key", CREATE_103 + '"element": "crm.deal:104"}', "element"),
 ]  # fmt: skip
 # More of the same kinds, checked in-process only (a subprocess each would be slow).
 MORE_CASES = [
@@ -170,6 +178,31 @@ MORE_CASES = [
     case("update action not an object", {**NEW, "actions": [{"update": "x"}]}, "actions"),
     case("create action of no type", {**NEW, "actions": [{"create": "crm.nope"}]}, "actions"),
     case("actions not a list", {**NEW, "actions": {"update": {}}}, "actions"),
+    # The documented ranges (README, "Ranges"), and what JSON allows but no store keeps.
+    case("element id past the traffic range", create(f"crm.deal:{2**62 + 1}"), "element"),
+    case("element name with a newline", create("crm.deal:103\n"), "element"),
+    case("template id past 32 bits", template(2**31, document_type="crm.deal", auto_execute=1),
+         "template"),
+    case("type number past 32 bits", template(document_type=f"crm.dynamic_{2**31}",
+         auto_execute=1), "document_type"),
+    case("limit past 32 bits", {"op": "portal", "limit_simultaneous_processes": 2**31},
+         "limit_simultaneous_processes"),
+    case("duration past 100 years", {**NEW, "duration": 100 * 365 * 86_400 + 1}, "duration"),
+    case("at before 1970", {**create("crm.deal:103"), "at": "0001-01-01T00:00:00+03:00"}, "at"),
+    case("at in the year 9999", {**create("crm.deal:103"), "at": "9999-12-31T23:59:59+00:00"},
+         "at"),
+    case("field value past 64 bits", create("crm.deal:103", fields={"N": 2**63}), "fields.N"),
+    case("NaN", '{"op": "portal", "limit_simultaneous_processes": NaN}',
+         "limit_simultaneous_processes"),
+    case("Infinity", create("crm.deal:103", fields={"N": float("inf")}), "fields.N"),
+    case("infinite by its exponent", CREATE_103 + '"fields": {"N": 1e400}}', "fields.N"),
+    case("NUL in a string", create("crm.deal:103", actor="a\u0000b"), "actor"),
+    case("lone surrogate in a key", UPDATE_101 + '"changed": {"\\udfff": 1}}', "changed"),
+    case("lone surrogate deep in a list", create("crm.deal:103", fields={"L": [1, "\ud800"]}),
+         "fields.L[1]"),
+    case("duplicate key in changed", UPDATE_101 + '"changed": {"A": 1, "A": 2}}', "changed.A"),
+    case("JSON nested 100,000 deep", '{"op": "portal", "actor": ' + "[" * 100_000
+         + "]" * 100_000 + "}", "JSON"),
 ]  # fmt: skip
 ALL_CASES = [c for c in SPEC_CASES + MORE_CASES if not isinstance(c[1], bytes)]
 

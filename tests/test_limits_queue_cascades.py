@@ -530,3 +530,33 @@ def test_a_smaller_max_depth_stops_the_cascade_sooner() -> None:
 
     assert [d["depth"] for d in decisions if d["line"] == 4] == [0, 1, 2, 3]
     assert len(warnings) == 1
+
+
+def test_a_cascade_deeper_than_pythons_own_stack_stops_at_max_depth() -> None:
+    warnings: list[str] = []
+    traffic = [WITHIN_BP_ON, _template(1, auto_execute=2, actions=[LOOP]), _create(DEAL, 0)]
+
+    decisions = decisions_of([*traffic, _update(DEAL, 1)], max_depth=3000, warnings=warnings)
+
+    assert [d["depth"] for d in decisions if d["line"] == 4] == list(range(3001))
+    assert len(warnings) == 1
+
+
+def test_completions_due_together_happen_in_the_order_their_processes_were_created(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store.db"
+    traffic = [
+        _template(1, auto_execute=1, duration=3600),
+        _create("crm.deal:9", 0),  # its process is created first ...
+        _create("crm.deal:10", 0),  # ... though "crm.deal:10" sorts first by name
+        _create("crm.deal:11", 61),
+    ]
+
+    decisions_of(traffic, str(store))
+
+    with _store(store) as app:
+        log = app.recorder.select_notifications(start=1, limit=1000)
+        events = [app.mapper.to_domain_event(n) for n in log]
+    completed = [e.process for e in events if isinstance(e, Element.ProcessCompleted)]
+    assert completed == ["crm.deal:9#1", "crm.deal:10#1"]

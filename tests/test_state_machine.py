@@ -9,9 +9,9 @@ licence, features, `start_bp_within_bp`, the limit and its policy; container lin
 imports, updates (sometimes with nothing changed) and deletes; time moving forward.
 
 Where the SPEC is silent the model takes the implementation's reading:
-- completions due at the same instant happen in order of element name, then process number,
-  and a portal line frees the queues of its documents in order of element name (both as
-  strings: `crm.deal:10` before `crm.deal:9`);
+- a portal line frees the queues of its documents in order of element name (as strings:
+  `crm.deal:10` before `crm.deal:9`); completions due at the same instant happen in the order
+  their processes were created (the SPEC's time rule), a queued one keeping its decision's place;
 - a queued instance that starts later is the root of its own cascade (it keeps the `line` and
   `depth` of the decision that queued it, but not the halt of that line's runaway).
 """
@@ -108,12 +108,13 @@ class Waiting:
     actions: tuple[dict[str, Any], ...]
     line: int
     depth: int
+    created: int  # its place in the order processes were created, across the whole run
 
 
 @dataclass(frozen=True)
 class Running:
     ends: datetime
-    number: int
+    created: int
     started: int  # the order in which it really started, across the whole run
     limit_seen: float  # the limit it had to fit under (inf when unlimited or bypassed)
 
@@ -175,6 +176,7 @@ class Model:
         self.last_ids: dict[str, int] = {}
         self.now = START
         self.starts = 0
+        self.created = 0
         self.rows: list[Row] = []  # decisions of the current line, `line` as in one file
         self.warnings = 0
         self.touched: set[str] = set()
@@ -191,14 +193,14 @@ class Model:
         """Completions (and the queued starts they let in) due at or before `at`, in time order."""
         while True:
             due = [
-                (run.ends, element.name, run.number, process)
+                (run.ends, run.created, element.name, process)
                 for element in self.elements.values()
                 for process, run in element.running.items()
                 if run.ends <= at
             ]
             if not due:
                 break
-            ends, name, _, process = min(due)
+            ends, _, name, process = min(due)
             element = self.elements[name]
             self.now = ends
             del element.running[process]
@@ -211,16 +213,17 @@ class Model:
         limit = self.portal.limit
         while element.queue and (limit == 0 or len(element.running) < limit):
             head = element.queue.pop(0)
-            self.launch(element, head.process, head.duration, limit or UNLIMITED)
+            self.launch(element, head.process, head.duration, limit or UNLIMITED, head.created)
             self.act(element, list(head.actions), Root(head.line), head.depth)
 
-    def launch(self, element: ElementModel, process: str, duration: int, limit: float) -> None:
+    def launch(
+        self, element: ElementModel, process: str, duration: int, limit: float, created: int
+    ) -> None:
         self.starts += 1
         self.touched.add(element.name)
         if duration > 0:  # with duration 0 it completes at once and never holds a slot
-            number = int(process.rsplit("#", 1)[1])
             ends = self.now + timedelta(seconds=duration)
-            element.running[process] = Running(ends, number, self.starts, limit)
+            element.running[process] = Running(ends, created, self.starts, limit)
 
     # Settings
 
@@ -293,6 +296,7 @@ class Model:
             process = None
             if outcome in ("started", "queued"):
                 element.processes += 1
+                self.created += 1
                 process = f"{element.name}#{element.processes}"
             self.rows.append(
                 {
@@ -314,7 +318,7 @@ class Model:
             if outcome == "started":
                 bypassed = self.bypasses_limit(channel)
                 limit = UNLIMITED if bypassed or not self.portal.limit else self.portal.limit
-                self.launch(element, process, template.duration, limit)
+                self.launch(element, process, template.duration, limit, self.created)
                 started.append(list(template.actions))
             else:
                 element.queue.append(
@@ -325,6 +329,7 @@ class Model:
                         tuple(template.actions),
                         root.line,
                         depth,
+                        self.created,
                     )
                 )
                 self.touched.add(element.name)

@@ -379,3 +379,38 @@ def test_check_one_refuses_a_bad_line_with_exit_2_naming_line_and_field(
     assert field in err
     assert out == ""
     assert digest(store) == before
+
+
+def test_why_on_the_root_of_a_cascade_stopped_on_a_descendant_shows_the_stop(
+    tmp_path: Path,
+) -> None:
+    store = str(tmp_path / "runaway.db")
+    traffic: list[dict[str, Any]] = [
+        {"op": "portal", "start_bp_within_bp": True},
+        {"op": "template", "template": 81, "document_type": "crm.deal", "auto_execute": 1,
+         "actions": [{"create": "crm.company"}]},
+        {"op": "template", "template": 82, "document_type": "crm.company", "auto_execute": 3,
+         "actions": [{"update": {"STEP": "again"}}]},
+        {"op": "create", "at": at(0), "element": "crm.deal:1", "channel": "ui"},
+        {"op": "create", "at": at(1), "element": "crm.deal:2", "channel": "ui"},
+    ]  # fmt: skip
+    app = open_store(parse_store(store))
+    replay_into(app, traffic)
+    db = ReadDatabase(parse_store(store))
+    catch_up(app, db)
+    app.close()
+
+    root = explain(db, Query("crm.deal:1"))
+    descendant = explain(db, Query("crm.company:1"))
+    other = explain(db, Query("crm.deal:2"))
+    db.close()
+
+    assert [(h["element"], h["line"], h["depth"]) for h in root["halts"]] == [
+        ("crm.company:1", 4, 21)
+    ]
+    assert root["halts"] == descendant["halts"]
+    assert [step["element"] for step in root["halts"][0]["chain"][:2]] == [
+        "crm.deal:1",
+        "crm.company:1",
+    ]
+    assert [(h["element"], h["line"]) for h in other["halts"]] == [("crm.company:2", 5)]

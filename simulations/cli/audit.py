@@ -40,6 +40,9 @@ def read_models(store: StoreAddress) -> ReadDatabase:
     db = ReadDatabase(store)
     try:
         catch_up(app, db, on_progress=progress("project", "events"), on_busy=_say_busy)
+    except BaseException:
+        db.close()
+        raise
     finally:
         app.close()
     end_progress()

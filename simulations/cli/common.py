@@ -15,6 +15,8 @@ from domain.starter import MAX_CASCADE_DEPTH
 from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# An unexpected error (a bug), and Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_BUG, EXIT_INTERRUPTED = 3, 130
 
 
 class UsageError(Exception):
@@ -30,10 +32,23 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_DEPTH_LIMIT = 1_000_000
+
+
+def _depth(text: str) -> int:
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = -1
+    if not 0 <= depth <= MAX_DEPTH_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_DEPTH_LIMIT}")
+    return depth
+
+
 def add_max_depth_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-depth",
-        type=int,
+        type=_depth,
         default=MAX_CASCADE_DEPTH,
         help="deepest process-made change applied before a cascade is stopped "
         f"(default {MAX_CASCADE_DEPTH})",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -24,7 +26,13 @@ from simulations.cli.common import (
     say,
     store_address,
 )
-from simulations.replay import open_store, read_lines, replay
+from simulations.replay import (
+    AlreadyRecordedError,
+    ReplaySummary,
+    open_store,
+    read_lines,
+    replay,
+)
 from simulations.traffic import BadLineError
 
 
@@ -35,16 +43,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     created = store.path is not None and not store.path.exists()
     new_folders = [] if store.path is None else _missing_folders(store.path)
     app = open_store(store)
+    summary: ReplaySummary | None = None
     try:
-        summary = replay(
-            app,
-            read_lines(args.traffic),
-            _deliver_to(args.decisions),
-            source=args.traffic,
-            max_depth=args.max_depth,
-            on_warning=lambda message: say(f"warning: {message}"),
-            on_progress=progress(f"replay {args.traffic}"),
-        )
+        # Already recorded: run again after a kill, its read models may still need catching up.
+        with suppress(AlreadyRecordedError):
+            summary = replay(
+                app,
+                read_lines(args.traffic),
+                _deliver_to(args.decisions),
+                source=args.traffic,
+                max_depth=args.max_depth,
+                on_warning=(lambda _: None) if args.quiet else lambda m: say(f"warning: {m}"),
+                on_progress=progress(f"replay {args.traffic}"),
+                digest=_digest(args.traffic),
+            )
         if store.kind != "memory":
             db = ReadDatabase(store)
             try:
@@ -63,12 +75,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     app.close()
     end_progress()
+    if summary is None:
+        say(
+            f"autostart replay: {args.traffic} is the traffic the last replay into "
+            f"{store.describe()} recorded in full, its decisions delivered then; nothing was "
+            "applied again (autostart decisions lists them)"
+        )
+        return EXIT_OK
+    if args.quiet:
+        return EXIT_OK
     say(
         f"replayed {summary.lines} lines into {store.describe()}: "
         f"{summary.decisions} decisions, {summary.events} events"
         + (f", {summary.warnings} warnings" if summary.warnings else "")
     )
     return EXIT_OK
+
+
+def _digest(traffic: str) -> str:
+    """The traffic file's SHA-256 ("" for standard input, which cannot be read twice)."""
+    if traffic == "-":
+        return ""
+    sha = hashlib.sha256()
+    with Path(traffic).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 def _missing_folders(path: Path) -> list[Path]:
@@ -108,7 +140,8 @@ def register(commands: Any) -> None:
             "Apply a traffic file (JSON Lines, see the SPEC) to a store and write one "
             "decision per line. All or nothing: a bad line is reported with its line "
             "number and field, exit status 2, and the store is left as it was. "
-            "Replaying into an existing store continues it; its read models are kept up to date."
+            "Replaying into an existing store continues it; its read models are kept up to date. "
+            "A replay killed at any moment can be run again with the same command."
         ),
     )
     parser.add_argument("traffic", metavar="TRAFFIC", help="traffic file, or - for stdin")

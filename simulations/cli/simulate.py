@@ -72,6 +72,9 @@ def _settings(given: list[str]) -> list[Override]:
         raise UsageError(f"--set {error}") from None
 
 
+SHOWN_WARNINGS = 20
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = _scenario(args.scenario)
     store = store_address(args)
@@ -98,6 +101,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         say(f"autostart simulate: scenario {scenario.name} made a bad traffic {error}")
         return EXIT_BAD_INPUT
     end_progress()
+    if not args.quiet:
+        for message in warnings[:SHOWN_WARNINGS]:
+            say(f"warning: {message}")
+        if len(warnings) > SHOWN_WARNINGS:
+            say(f"warning: and {len(warnings) - SHOWN_WARNINGS} more (autostart report lists them)")
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
