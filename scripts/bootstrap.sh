@@ -25,13 +25,15 @@ quietly() {
     rm -f "$output"
 }
 
-# Reinstall only when pyproject.toml changed since the last install (delete the stamp to force).
+# Reinstall only when pyproject.toml or the set of top-level packages changed since the last
+# install (the editable install maps each package it found then); delete the stamp to force.
 stamp=.venv/.bootstrap-pyproject.sha256
-if ! sha256sum --check --status "$stamp" 2>/dev/null; then
+installed() { sha256sum pyproject.toml; printf '%s\n' */__init__.py | sha256sum; }
+if [[ "$(installed)" != "$(cat "$stamp" 2>/dev/null)" ]]; then
     log "installing the project into .venv"
     quietly .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
     quietly .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-    sha256sum pyproject.toml >"$stamp"
+    installed >"$stamp"
 fi
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
