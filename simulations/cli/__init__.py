@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from portal import cli as portal
+from portal.cli import collect
 from projections.locks import StoreBusyError
 from simulations.cli import audit, export, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError
@@ -19,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Model, simulate and audit how Bitrix24 starts business processes.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (replay, audit, export, simulate, whatif, report, portal):
+    for module in (replay, audit, export, simulate, whatif, report, portal, collect):
         module.register(commands)
     return parser
 

@@ -1,0 +1,216 @@
+"""The collector's store: deliveries saved in batches by one thread, each once across processes.
+
+The events go to their own table (`collector_events`), so a collector may share a SQLite file or
+a PostgreSQL database with an audit store. Several collectors may share one store: a delivery's
+id is its idempotency key, and the store's unique (id, version) constraint refuses the second
+copy whichever process saves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+from domain.stores import StoreAddress
+from portal.collector.deliveries import CollectedDelivery, observation
+from portal.collector.payload import Delivery
+
+TABLE = "collector_events"
+MAX_BATCH = 500
+PAGE_SIZE = 1000
+
+
+class CollectorSQLiteRecorder(SQLiteApplicationRecorder):
+    """The SQLite recorder, on the collector's own table."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = TABLE) -> None:
+        super().__init__(datastore, events_table_name)
+
+
+class CollectorApplication(Application[UUID]):
+    """The store of collected deliveries and their polls."""
+
+    name = "collector"
+
+    def __init__(self, store: StoreAddress) -> None:
+        env = {k: v for k, v in store.env.items() if k != "IS_SNAPSHOTTING_ENABLED"}
+        if store.kind == "sqlite":
+            # The library names PostgreSQL tables after the application, SQLite ones not.
+            env["APPLICATION_RECORDER_TOPIC"] = f"{__name__}:CollectorSQLiteRecorder"
+        super().__init__(env)
+
+    def record(self, deliveries: list[tuple[Delivery, datetime]]) -> list[CollectedDelivery | None]:
+        """Saves new deliveries in one transaction; None for each one already in the store.
+
+        A repeated delivery makes the batch's transaction fail whole: the batch is then saved
+        one delivery at a time, so only the repeats are left out.
+        """
+        seen: set[UUID] = set()
+        fresh: list[int] = []
+        for index, (delivery, _) in enumerate(deliveries):
+            if delivery.key not in seen:
+                seen.add(delivery.key)
+                fresh.append(index)
+        results: list[CollectedDelivery | None] = [None] * len(deliveries)
+        aggregates = [CollectedDelivery.receive(*deliveries[i]) for i in fresh]
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            # The failed save took the aggregates' pending events: make each one again.
+            for index in fresh:
+                aggregate = CollectedDelivery.receive(*deliveries[index])
+                try:
+                    self.save(aggregate)
+                except IntegrityError:
+                    continue
+                results[index] = aggregate
+            return results
+        for index, aggregate in zip(fresh, aggregates, strict=True):
+            results[index] = aggregate
+        return results
+
+    def deliveries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every delivery in the order received, with its polls' observations."""
+        collected: dict[UUID, dict[str, Any]] = {}
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=PAGE_SIZE)
+            if not page:
+                break
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, CollectedDelivery.Received):
+                    if since is None or event.timestamp >= since:
+                        collected[event.originator_id] = _record(event)
+                elif event.originator_id in collected:
+                    collected[event.originator_id]["observations"].append(observation(event))
+            start = page[-1].id + 1
+        yield from collected.values()
+
+
+def _record(event: CollectedDelivery.Received) -> dict[str, Any]:
+    return {
+        "event": event.event,
+        "ts": event.ts,
+        "document": event.document,
+        "change": event.change,
+        "received": event.timestamp.isoformat(),
+        "user": event.user,
+        "user_token": event.user_token,
+        "fields": event.fields,
+        "observations": [],
+    }
+
+
+@dataclass(slots=True)
+class _Job:
+    deliveries: list[tuple[Delivery, datetime]] | None
+    aggregates: list[CollectedDelivery]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+class StoreWriter:
+    """One thread that saves what the event loop hands it, many deliveries per transaction.
+
+    While one batch commits, the next one gathers: under load a commit carries hundreds of
+    deliveries, so the store's per-transaction cost is shared among them.
+    """
+
+    def __init__(
+        self, app: CollectorApplication, on_commit: Callable[[float, int], None] = lambda *_: None
+    ) -> None:
+        self.app = app
+        self.on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="collector-store", daemon=True)
+        self._thread.start()
+
+    async def record(self, delivery: Delivery) -> CollectedDelivery | None:
+        """Saves one delivery; returns its aggregate, or None when the store already has it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job([(delivery, datetime.now(UTC))], [], future, loop))
+        result: CollectedDelivery | None = await future
+        return result
+
+    async def save(self, aggregate: CollectedDelivery) -> None:
+        """Saves a delivery's later events (its polls)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(None, [aggregate], future, loop))
+        await future
+
+    def close(self) -> None:
+        """Saves what was handed over so far, then stops the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            stop = False
+            while len(jobs) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                jobs.append(more)
+            self._commit(jobs)
+            if stop:
+                return
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        started = time.perf_counter()
+        receipts = [job for job in jobs if job.deliveries is not None]
+        updates = [job for job in jobs if job.deliveries is None]
+        try:
+            results = self.app.record([d for job in receipts for d in job.deliveries or []])
+        except Exception as error:  # each waiting request answers for itself
+            for job in receipts:
+                _settle(job, error=error)
+        else:
+            for job, result in zip(receipts, results, strict=True):
+                _settle(job, result=result)
+        if updates:
+            try:
+                self.app.save(*(a for job in updates for a in job.aggregates))
+            except Exception as error:
+                for job in updates:
+                    _settle(job, error=error)
+            else:
+                for job in updates:
+                    _settle(job, result=None)
+        self.on_commit(time.perf_counter() - started, len(jobs))
+
+
+def _settle(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:
+    def settle() -> None:
+        if job.future.done():
+            return
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+    # A closed loop raises RuntimeError: nobody waits for the answer any more.
+    with suppress(RuntimeError):
+        job.loop.call_soon_threadsafe(settle)
