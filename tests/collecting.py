@@ -11,13 +11,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlencode
 
 import aiohttp
+from fake_portal import TIME, FakePortal
 from postgres_server import free_port
 
 TOKEN = "jvh9y1ulvt2m6k5or90v9mg8nn32ozas"
@@ -74,11 +76,19 @@ def collected(store: str) -> list[dict[str, Any]]:
 class Collector:
     """`autostart collect` in its own process, listening on a free port of 127.0.0.1."""
 
-    def __init__(self, store: str, folder: Path, *options: str, name: str = "collector") -> None:
+    def __init__(
+        self,
+        store: str,
+        folder: Path,
+        *options: str,
+        name: str = "collector",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.store = store
         self.folder = folder
         self.options = options
         self.name = name
+        self.env = {**os.environ, **(env or {})}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = folder / f"{name}.log"
@@ -104,7 +114,7 @@ class Collector:
             *self.options,
         ]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=self.env)
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -191,3 +201,37 @@ async def burst(
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(client(session) for _ in range(clients)))
     return statuses
+
+
+@dataclass
+class CollectorPortal(FakePortal):
+    """The fake portal, with running workflows per document and the event handler methods."""
+
+    running: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    bound: list[dict[str, Any]] = field(default_factory=list)
+
+    def page(self, method: str, params: Mapping[str, Any], *, webhook: str) -> dict[str, Any]:
+        if method == "bizproc.workflow.instances":
+            wanted = dict(params.get("filter") or {}).get("DOCUMENT_ID")
+            return {"result": list(self.running.get(str(wanted), [])), "time": TIME}
+        if method == "event.get":
+            return {"result": list(self.bound), "time": TIME}
+        if method == "event.bind":
+            self.bound.append(
+                {
+                    "event": params["event"],
+                    "handler": params["handler"],
+                    "auth_type": "0",
+                    "offline": 0,
+                }
+            )
+            return {"result": True, "time": TIME}
+        if method == "event.unbind":
+            before = len(self.bound)
+            self.bound = [
+                row
+                for row in self.bound
+                if (row["event"], row["handler"]) != (params["event"], params["handler"])
+            ]
+            return {"result": {"count": before - len(self.bound)}, "time": TIME}
+        return super().page(method, params, webhook=webhook)

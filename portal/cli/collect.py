@@ -6,14 +6,22 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.stores import StoreAddress, StoreAddressError, parse_store
+from portal.cli import bindings
+from portal.cli.pull import WEBHOOK_VARIABLE
 from portal.collector.logs import FORMATS, collector_logger, log
-from portal.collector.service import DEFAULT_MAX_BODY_BYTES, Settings, collector_app
-from portal.collector.store import CollectorApplication
+from portal.collector.service import DEFAULT_MAX_BODY_BYTES, Poller, Settings, collector_app
+from portal.collector.store import CollectorApplication, StoreWriter
 from simulations.cli.common import EXIT_OK, UsageError, parse_time
+
+if TYPE_CHECKING:
+    from portal.collector.metrics import Metrics
+
+DEFAULT_DELAYS_S = (2.0, 30.0)
 
 TOKEN_ENV = "AUTOSTART_APP_TOKEN"
 STORE_HELP = "PATH.db or sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB"
@@ -33,6 +41,34 @@ def register(commands: Any) -> None:
         "--app-token-file",
         metavar="F",
         help=f"file holding the portal's application token (else ${TOKEN_ENV})",
+    )
+    parser.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="the portal's inbound webhook https://HOST/rest/USER/TOKEN/ for the evidence polls "
+        f"(default ${WEBHOOK_VARIABLE}, which keeps the token out of the process list); "
+        "without one the collector records deliveries only",
+    )
+    parser.add_argument(
+        "--poll-delays",
+        default=",".join(f"{d:g}" for d in DEFAULT_DELAYS_S),
+        metavar="SECONDS,...",
+        help="poll a changed document's running workflows this long after the change "
+        "(default 2,30)",
+    )
+    parser.add_argument(
+        "--poll-rate",
+        type=float,
+        default=2.0,
+        metavar="PER_S",
+        help="REST requests a second, each polling up to 50 documents (default 2)",
+    )
+    parser.add_argument(
+        "--poll-max-lag",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a poll this late is recorded as skipped instead of made (default 60)",
     )
     parser.add_argument("--log-format", choices=FORMATS, default="text", help="default text")
     parser.add_argument(
@@ -56,6 +92,7 @@ def register(commands: Any) -> None:
         "--since", metavar="T", help="only deliveries received at or after T (ISO-8601 time)"
     )
     events.set_defaults(run=_events)
+    bindings.register(group)
 
 
 def _store(args: argparse.Namespace) -> StoreAddress:
@@ -116,10 +153,25 @@ def _serve(args: argparse.Namespace) -> int:
     token = _token(args)
     if args.max_body_bytes < 1024:
         raise UsageError(f"--max-body-bytes {args.max_body_bytes}: expected at least 1024")
+    delays = _delays(args.poll_delays)
+    if args.poll_rate <= 0 or args.poll_max_lag <= 0:
+        raise UsageError("--poll-rate and --poll-max-lag must be above 0")
+    text = args.webhook or os.environ.get(WEBHOOK_VARIABLE, "")
+    webhook = bindings.webhook(text) if text else None
     app = _open(store)
     logger = collector_logger(args.log_format)
-    service = collector_app(app, Settings(token, args.max_body_bytes), logger)
-    log(logger, 20, "listening", address=f"{host}:{port}", store=store.describe())
+    polls = None
+    if webhook is not None:
+        polls = _poller(webhook, delays, args.poll_rate, args.poll_max_lag, logger)
+    service = collector_app(app, Settings(token, args.max_body_bytes), logger, polls)
+    log(
+        logger,
+        20,
+        "listening",
+        address=f"{host}:{port}",
+        store=store.describe(),
+        polls=f"{webhook.host} after {args.poll_delays} s" if webhook else "off",
+    )
     try:
         web.run_app(
             service,
@@ -135,6 +187,31 @@ def _serve(args: argparse.Namespace) -> int:
             f"--listen {host}:{port}: cannot listen there ({error.strerror})"
         ) from None
     return EXIT_OK
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(d < 0 for d in delays) or list(delays) != sorted(delays):
+        raise UsageError(
+            f"--poll-delays {text!r}: expected increasing seconds separated by commas, e.g. 2,30"
+        )
+    return delays
+
+
+def _poller(
+    webhook: Any, delays: tuple[float, ...], rate: float, max_lag: float, logger: Any
+) -> Callable[[StoreWriter, Metrics], Poller]:
+    from portal.client import PortalClient  # noqa: PLC0415 - only a polling collector needs it
+    from portal.collector.polls import EvidencePoller  # noqa: PLC0415
+
+    def make(writer: StoreWriter, metrics: Metrics) -> Poller:
+        client = PortalClient(webhook, requests_per_second=rate)
+        return EvidencePoller(client, writer, metrics, logger, delays_s=delays, max_lag_s=max_lag)
+
+    return make
 
 
 def _events(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ class Poller(Protocol):
 
     def schedule(self, delivery: CollectedDelivery) -> None: ...
 
+    async def start(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -62,7 +64,11 @@ def collector_app(
     async def start(app: web.Application) -> None:
         writer = StoreWriter(store, on_commit=metrics.commit)
         app[WRITER] = writer
-        state["poller"] = poller_factory(writer, metrics) if poller_factory else None
+        state["poller"] = None
+        if poller_factory is not None:
+            poller = poller_factory(writer, metrics)
+            await poller.start()
+            state["poller"] = poller
 
     async def stop(app: web.Application) -> None:
         poller: Poller | None = state.get("poller")

@@ -146,11 +146,11 @@ class StoreWriter:
         result: CollectedDelivery | None = await future
         return result
 
-    async def save(self, aggregate: CollectedDelivery) -> None:
-        """Saves a delivery's later events (its polls)."""
+    async def save(self, *aggregates: CollectedDelivery) -> None:
+        """Saves deliveries' later events (their polls), together."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Job(None, [aggregate], future, loop))
+        self._queue.put(_Job(None, list(aggregates), future, loop))
         await future
 
     def close(self) -> None:
