@@ -50,8 +50,10 @@ def test_each_change_is_polled_and_what_the_polls_saw_is_recorded(
         collector.post(delivery("ONCRMLEADADD", 7, 2))
         collector.post(delivery("ONCRMDEALDELETE", 102, 3))
         wait_for(lambda: "polls_done_total 2\n" in collector.get("/metrics"))
+        metrics = collector.get("/metrics")
         assert collector.stop() == 0
-    records = {r["document"]: r for r in collected(str(store))}
+    printed = collected(str(store))
+    records = {r["document"]: r for r in printed}
 
     # The first polls were made; the 60 s ones were still due at shutdown: recorded as skipped.
     deal, lead = records["crm.deal:101"]["observations"], records["crm.lead:7"]["observations"]
@@ -74,6 +76,8 @@ def test_each_change_is_polled_and_what_the_polls_saw_is_recorded(
     store_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("collector.db*"))
     for secret in secrets:
         assert secret not in collector.log()
+        assert secret not in metrics
+        assert secret not in json.dumps(printed)
         assert secret.encode() not in store_bytes
 
 
