@@ -163,5 +163,6 @@ async def _health(request: web.Request) -> web.Response:
 
 async def _metrics(request: web.Request) -> web.Response:
     return web.Response(
-        text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+        body=request.app[METRICS].render().encode(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
     )
