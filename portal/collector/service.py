@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -74,7 +75,7 @@ def collector_app(
         poller: Poller | None = state.get("poller")
         if poller is not None:
             await poller.close()
-        app[WRITER].close()
+        await asyncio.to_thread(app[WRITER].close)
         log(logger, logging.INFO, "stopped", accepted=metrics.accepted)
 
     app.on_startup.append(start)

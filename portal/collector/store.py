@@ -12,6 +12,7 @@ import asyncio
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from portal.collector.payload import Delivery
 TABLE = "collector_events"
 MAX_BATCH = 500
 PAGE_SIZE = 1000
+PENDING = 10_000
 
 
 class CollectorSQLiteRecorder(SQLiteApplicationRecorder):
@@ -82,8 +84,13 @@ class CollectorApplication(Application[UUID]):
         return results
 
     def deliveries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """Every delivery in the order received, with its polls' observations."""
-        collected: dict[UUID, dict[str, Any]] = {}
+        """Every delivery in the order received, with its polls' observations.
+
+        Polls land in the log up to a minute or so after their delivery, so the latest
+        deliveries wait for them in memory; past PENDING deliveries the oldest is completed from
+        its own stream and printed, and the log's later events for it are passed over.
+        """
+        pending: OrderedDict[UUID, tuple[dict[str, Any], int]] = OrderedDict()
         start = 1
         while True:
             page = self.recorder.select_notifications(start=start, limit=PAGE_SIZE)
@@ -91,13 +98,25 @@ class CollectorApplication(Application[UUID]):
                 break
             for notification in page:
                 event = self.mapper.to_domain_event(notification)
+                key = event.originator_id
                 if isinstance(event, CollectedDelivery.Received):
                     if since is None or event.timestamp >= since:
-                        collected[event.originator_id] = _record(event)
-                elif event.originator_id in collected:
-                    collected[event.originator_id]["observations"].append(observation(event))
+                        pending[key] = (_record(event), event.originator_version)
+                elif key in pending:
+                    record, _ = pending[key]
+                    record["observations"].append(observation(event))
+                    pending[key] = (record, event.originator_version)
+                while len(pending) > PENDING:
+                    yield self._completed(*pending.popitem(last=False))
             start = page[-1].id + 1
-        yield from collected.values()
+        for record, _ in pending.values():
+            yield record
+
+    def _completed(self, key: UUID, seen: tuple[dict[str, Any], int]) -> dict[str, Any]:
+        record, version = seen
+        for event in self.events.get(key, gt=version):
+            record["observations"].append(observation(event))
+        return record
 
 
 def _record(event: CollectedDelivery.Received) -> dict[str, Any]:
