@@ -113,7 +113,8 @@ def test_every_crm_document_kind_is_named_as_the_model_names_it(tmp_path: Path) 
 
 def test_the_tokens_never_reach_the_log_the_metrics_or_the_store(tmp_path: Path) -> None:
     store = tmp_path / "collector.db"
-    with Collector(str(store), tmp_path, "--log-format", "json") as collector:
+    options = ("--log-format", "json", "--log-deliveries")
+    with Collector(str(store), tmp_path, *options) as collector:
         collector.post(delivery(ts=1))
         collector.post(delivery(token=TOKEN[:-1] + "x", ts=2))
         collector.post(delivery("ONCRMFOO", token=TOKEN, ts=3))

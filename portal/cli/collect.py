@@ -72,6 +72,11 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--log-format", choices=FORMATS, default="text", help="default text")
     parser.add_argument(
+        "--log-deliveries",
+        action="store_true",
+        help="a log line per accepted or repeated delivery (else a line of counts a minute)",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
@@ -163,7 +168,9 @@ def _serve(args: argparse.Namespace) -> int:
     polls = None
     if webhook is not None:
         polls = _poller(webhook, delays, args.poll_rate, args.poll_max_lag, logger)
-    service = collector_app(app, Settings(token, args.max_body_bytes), logger, polls)
+    service = collector_app(
+        app, Settings(token, args.max_body_bytes, args.log_deliveries), logger, polls
+    )
     log(
         logger,
         20,

@@ -30,6 +30,16 @@ class Metrics:
         self.store_seconds += seconds
         self.store_commits += 1
 
+    def summary(self) -> dict[str, int]:
+        """The counts a log line gives."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": sum(self.rejected.values()),
+            "polls_done": self.polls_done,
+            "polls_skipped": sum(self.polls_skipped.values()),
+        }
+
     def render(self) -> str:
         lines: list[str] = []
 

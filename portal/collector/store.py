@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -135,17 +135,24 @@ def _record(event: CollectedDelivery.Received) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class _Job:
-    deliveries: list[tuple[Delivery, datetime]] | None
-    aggregates: list[CollectedDelivery]
-    future: asyncio.Future[Any]
+    """Deliveries to record, a future each; or deliveries' later events to save, one future."""
+
     loop: asyncio.AbstractEventLoop
+    deliveries: list[tuple[Delivery, datetime]] = field(default_factory=list)
+    futures: list[asyncio.Future[Any]] = field(default_factory=list)
+    aggregates: list[CollectedDelivery] = field(default_factory=list)
+
+
+# One answer to hand back: the future, its result, or the error it raises.
+_Settlement = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 
 class StoreWriter:
     """One thread that saves what the event loop hands it, many deliveries per transaction.
 
-    While one batch commits, the next one gathers: under load a commit carries hundreds of
-    deliveries, so the store's per-transaction cost is shared among them.
+    The deliveries that arrive in one turn of the event loop go over as one job, and while one
+    batch commits the next one gathers: under load a commit carries dozens of deliveries, so
+    the store's per-transaction cost and the threads' hand-overs are shared among them.
     """
 
     def __init__(
@@ -154,6 +161,7 @@ class StoreWriter:
         self.app = app
         self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._gathering: _Job | None = None
         self._thread = threading.Thread(target=self._run, name="collector-store", daemon=True)
         self._thread.start()
 
@@ -161,7 +169,12 @@ class StoreWriter:
         """Saves one delivery; returns its aggregate, or None when the store already has it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Job([(delivery, datetime.now(UTC))], [], future, loop))
+        job = self._gathering
+        if job is None:
+            job = self._gathering = _Job(loop)
+            loop.call_soon(self._hand_over)
+        job.deliveries.append((delivery, datetime.now(UTC)))
+        job.futures.append(future)
         result: CollectedDelivery | None = await future
         return result
 
@@ -169,13 +182,18 @@ class StoreWriter:
         """Saves deliveries' later events (their polls), together."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Job(None, list(aggregates), future, loop))
+        self._queue.put(_Job(loop, futures=[future], aggregates=list(aggregates)))
         await future
 
     def close(self) -> None:
         """Saves what was handed over so far, then stops the thread."""
         self._queue.put(None)
         self._thread.join()
+
+    def _hand_over(self) -> None:
+        job, self._gathering = self._gathering, None
+        if job is not None:
+            self._queue.put(job)
 
     def _run(self) -> None:
         while True:
@@ -184,7 +202,7 @@ class StoreWriter:
                 return
             jobs = [job]
             stop = False
-            while len(jobs) < MAX_BATCH:
+            while sum(len(j.deliveries) for j in jobs) < MAX_BATCH:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -199,37 +217,35 @@ class StoreWriter:
 
     def _commit(self, jobs: list[_Job]) -> None:
         started = time.perf_counter()
-        receipts = [job for job in jobs if job.deliveries is not None]
-        updates = [job for job in jobs if job.deliveries is None]
+        receipts = [job for job in jobs if not job.aggregates]
+        updates = [job for job in jobs if job.aggregates]
+        futures = [future for job in receipts for future in job.futures]
+        answers: list[_Settlement] = []
         try:
-            results = self.app.record([d for job in receipts for d in job.deliveries or []])
+            results = self.app.record([d for job in receipts for d in job.deliveries])
         except Exception as error:  # each waiting request answers for itself
-            for job in receipts:
-                _settle(job, error=error)
+            answers += [(future, None, error) for future in futures]
         else:
-            for job, result in zip(receipts, results, strict=True):
-                _settle(job, result=result)
+            answers += [(f, r, None) for f, r in zip(futures, results, strict=True)]
         if updates:
+            futures = [future for job in updates for future in job.futures]
             try:
                 self.app.save(*(a for job in updates for a in job.aggregates))
             except Exception as error:
-                for job in updates:
-                    _settle(job, error=error)
+                answers += [(future, None, error) for future in futures]
             else:
-                for job in updates:
-                    _settle(job, result=None)
-        self.on_commit(time.perf_counter() - started, len(jobs))
+                answers += [(future, None, None) for future in futures]
+        self.on_commit(time.perf_counter() - started, len(answers))
+        # A closed loop raises RuntimeError: nobody waits for the answers any more.
+        with suppress(RuntimeError):
+            jobs[0].loop.call_soon_threadsafe(_settle, answers)
 
 
-def _settle(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:
-    def settle() -> None:
-        if job.future.done():
-            return
+def _settle(answers: list[_Settlement]) -> None:
+    for future, result, error in answers:
+        if future.done():
+            continue
         if error is not None:
-            job.future.set_exception(error)
+            future.set_exception(error)
         else:
-            job.future.set_result(result)
-
-    # A closed loop raises RuntimeError: nobody waits for the answer any more.
-    with suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(settle)
+            future.set_result(result)
