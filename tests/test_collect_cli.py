@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,27 @@ def test_collect_events_since_needs_a_time_with_an_offset(
 
     assert code == 2
     assert "--since 'yesterday'" in capsys.readouterr().err
+
+
+def test_a_port_already_taken_is_refused_in_one_line(
+    tmp_path: Path, token_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        code = main(
+            [
+                "collect",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--store",
+                str(tmp_path / "c.db"),
+                "--app-token-file",
+                str(token_file),
+            ]
+        )
+
+    assert code == 2
+    assert f"--listen 127.0.0.1:{port}: cannot listen there" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from portal.collector.store import CollectorApplication, StoreWriter
 from simulations.cli.common import EXIT_OK, UsageError, parse_time
 
 if TYPE_CHECKING:
+    from portal.client import Webhook
     from portal.collector.metrics import Metrics
 
 DEFAULT_DELAYS_S = (2.0, 30.0)
@@ -173,7 +175,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     log(
         logger,
-        20,
+        logging.INFO,
         "listening",
         address=f"{host}:{port}",
         store=store.describe(),
@@ -209,7 +211,11 @@ def _delays(text: str) -> tuple[float, ...]:
 
 
 def _poller(
-    webhook: Any, delays: tuple[float, ...], rate: float, max_lag: float, logger: Any
+    webhook: Webhook,
+    delays: tuple[float, ...],
+    rate: float,
+    max_lag: float,
+    logger: logging.Logger,
 ) -> Callable[[StoreWriter, Metrics], Poller]:
     from portal.client import PortalClient  # noqa: PLC0415 - only a polling collector needs it
     from portal.collector.polls import EvidencePoller  # noqa: PLC0415
