@@ -1,11 +1,13 @@
 """The one adapter that speaks Bitrix24 REST through an inbound webhook: pages, batches, errors.
 
 It stands on `fast-bitrix24` (https://github.com/leshchenko1979/fast_bitrix24), chosen over the
-official `b24pysdk` after trying both against a local portal:
+official `b24pysdk` after installing and reading both (fast-bitrix24 1.8.14, b24pysdk 1.3.2):
 
 - `fast-bitrix24` calls the webhook URL as given, so its scheme is honoured (a local portal
   answers plain http); `b24pysdk` builds every URL as `https://{domain}/rest`, so a local portal
-  would have to serve TLS with a certificate trusted through the CA-bundle variables.
+  would have to serve TLS with a certificate trusted through the CA-bundle variables. Both are
+  maintained; `b24pysdk` is synchronous (`requests`) and retries only HTTP 503, not a
+  `QUERY_LIMIT_EXCEEDED` that comes with another status.
 - `fast-bitrix24` accepts the caller's `aiohttp` session, so the JSON body of a 401 or 403 reaches
   us and the error is named by the portal's own code (`insufficient_scope`, `expired_token`...);
   its default session raises on the status and drops the body.
@@ -26,19 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 from fast_bitrix24 import BitrixAsync
 
 from portal import SCOPES
+from portal.webhook import Webhook
 
-REDACTED = "***"
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
 
@@ -55,59 +57,9 @@ TOKEN_CODES = frozenset(
     }
 )
 
-_WEBHOOK_PATH = re.compile(r"^/rest/(?P<user>\d+)/(?P<token>[^/?#]+)/?$")
-_URL_AUTH = re.compile(r"(?P<key>[?&](?:auth|access_token|refresh_token)=)[^&#\s\"']+")
-
 
 class PortalError(Exception):
     """The portal refused or failed a request; the message is already redacted."""
-
-
-class WebhookError(ValueError):
-    """The webhook URL is not `https://HOST/rest/USER/TOKEN/`; the message shows no token."""
-
-
-@dataclass(frozen=True, repr=False)
-class Webhook:
-    """An inbound webhook: the portal's host is public, the rest of the URL is a secret."""
-
-    url: str
-    host: str
-    token: str
-
-    @classmethod
-    def parse(cls, text: str) -> Webhook:
-        parts = urlsplit(text.strip())
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise WebhookError("expected a URL such as https://HOST/rest/USER/TOKEN/")
-        match = _WEBHOOK_PATH.match(parts.path)
-        if match is None or parts.query or parts.fragment:
-            raise WebhookError(
-                f"the URL for {parts.hostname} is not an inbound webhook: expected "
-                f"{parts.scheme}://{parts.netloc}/rest/USER/TOKEN/"
-            )
-        base = f"{parts.scheme}://{parts.netloc}/rest/{match['user']}/{match['token']}/"
-        return cls(url=base, host=parts.netloc, token=match["token"])
-
-    def __repr__(self) -> str:
-        return f"Webhook(host={self.host!r})"
-
-    def redact(self, text: str) -> str:
-        """The text with the token, and any token-like URL parameter, replaced by `***`."""
-        if self.token:
-            text = text.replace(self.token, REDACTED)
-            text = text.replace(quote(self.token, safe=""), REDACTED)
-        return _URL_AUTH.sub(lambda m: m["key"] + REDACTED, text)
-
-    def redact_body(self, value: Any) -> Any:
-        """A JSON value with every string redacted and every other value kept as it was."""
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, list):
-            return [self.redact_body(item) for item in value]
-        if isinstance(value, dict):
-            return {self.redact(key): self.redact_body(item) for key, item in value.items()}
-        return value
 
 
 @dataclass(frozen=True)
@@ -174,8 +126,10 @@ class PortalClient:
         self.calls = 0
         self._session: aiohttp.ClientSession | None = None
         self._bitrix: Any = None
+        self._log_filter = _RedactingFilter(webhook)
 
     async def __aenter__(self) -> Self:
+        _LIBRARY_LOG.addFilter(self._log_filter)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         self._bitrix = BitrixAsync(
             self.webhook.url,
@@ -193,6 +147,7 @@ class PortalClient:
     ) -> None:
         if self._session is not None:
             await self._session.close()
+        _LIBRARY_LOG.removeFilter(self._log_filter)
 
     async def page(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One page's body as the portal returned it (redacted), after any throttled retries."""
@@ -247,7 +202,7 @@ class PortalClient:
         except aiohttp.ContentTypeError as error:
             raise PortalError(
                 f"the portal {self.webhook.host} answered {method} with no JSON "
-                f"(HTTP {error.status}): is the webhook URL right?"
+                f"(HTTP {error.status}); check the webhook URL"
             ) from None
         except json.JSONDecodeError:
             raise PortalError(
@@ -283,8 +238,8 @@ class PortalClient:
             )
         if upper in TOKEN_CODES:
             return (
-                f"the portal {host} rejected the webhook's token ({said}); make a new inbound "
-                "webhook and run the pull again with it (the same --out resumes it)"
+                f"the portal {host} rejected the webhook's token on {method} ({said}); make a new "
+                "inbound webhook and pull with it"
             )
         if upper == "ACCESS_DENIED":
             return (
@@ -294,9 +249,24 @@ class PortalClient:
         if upper in RETRIED_CODES:
             return (
                 f"the portal {host} still throttles {method} after {self.retry.tries} tries "
-                f"({said}); run the pull again later to resume it"
+                f"({said}); try again later"
             )
         return f"the portal {host} refused {method} ({said})"
+
+
+_LIBRARY_LOG = logging.getLogger("fast_bitrix24")
+
+
+class _RedactingFilter(logging.Filter):
+    """The client library logs whole answers at debug level: a download URL there is redacted."""
+
+    def __init__(self, webhook: Webhook) -> None:
+        super().__init__()
+        self.webhook = webhook
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.webhook.redact(record.getMessage()), None
+        return True
 
 
 def _as_map(value: Any) -> Mapping[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -10,10 +10,8 @@ from typing import Any
 
 from portal.client import BATCH_LIMIT, PAGE_SIZE, PortalClient, PortalError
 from portal.snapshot import FORMAT, Request, Snapshot
+from portal.targets import as_int, has_stages, records, targets_of, type_name
 
-CRM_TYPES = {"lead": 1, "deal": 2, "contact": 3, "company": 4, "quote": 7, "smart_invoice": 31}
-_CRM_DOCUMENT_TYPES = {name.upper(): number for name, number in CRM_TYPES.items()}
-FIRST_SMART_PROCESS = 128
 BIZPROC_PROVIDERS = ("CRM_BIZPROC_TASK", "CRM_BIZPROC_WORKFLOW", "CRM_BIZPROC_COMMENT")
 LIST_TYPES = ("bitrix_processes", "lists")  # Feed processes, then the lists
 
@@ -34,75 +32,6 @@ TASK_FIELDS = [
 ]  # fmt: skip
 
 
-def type_name(entity_type_id: int) -> str:
-    for name, number in CRM_TYPES.items():
-        if number == entity_type_id:
-            return name
-    return f"dynamic_{entity_type_id}"
-
-
-def parse_types(text: str) -> tuple[int, ...]:
-    """`deal,lead,dynamic_147` as entity type ids, in order; a ValueError names a bad one."""
-    found: list[int] = []
-    for raw in text.split(","):
-        name = raw.strip().lower()
-        number = CRM_TYPES.get(name)
-        if number is None and name.startswith("dynamic_") and name[8:].isdigit():
-            number = int(name[8:])
-        if number is None:
-            raise ValueError(
-                f"unknown CRM type {raw.strip()!r}: expected {', '.join(CRM_TYPES)} or dynamic_N"
-            )
-        if number not in found:
-            found.append(number)
-    return tuple(found)
-
-
-@dataclass(frozen=True)
-class Targets:
-    """What the templates start on: CRM entity types, list iblocks, Drive storages."""
-
-    crm: frozenset[int] = frozenset()
-    iblocks: frozenset[int] = frozenset()
-    storages: frozenset[int] = frozenset()
-
-
-def targets_of(templates: Iterable[Mapping[str, Any]]) -> Targets:
-    """Reads each template's `DOCUMENT_TYPE`: a string, or `[MODULE, ENTITY, TYPE]` with nulls."""
-    crm: set[int] = set()
-    iblocks: set[int] = set()
-    storages: set[int] = set()
-    for row in templates:
-        module, kind = row.get("MODULE_ID"), row.get("DOCUMENT_TYPE")
-        if isinstance(kind, list) and len(kind) == 3:
-            module, kind = kind[0] or module, kind[2]
-        if not isinstance(kind, str):
-            continue
-        upper = kind.upper()
-        if upper.startswith("IBLOCK_") and upper[7:].isdigit() and module in {None, "lists"}:
-            iblocks.add(int(upper[7:]))
-        elif upper.startswith("STORAGE_") and upper[8:].isdigit() and module in {None, "disk"}:
-            storages.add(int(upper[8:]))
-        elif module in {None, "crm"}:
-            if upper in _CRM_DOCUMENT_TYPES:
-                crm.add(_CRM_DOCUMENT_TYPES[upper])
-            elif upper.startswith("DYNAMIC_") and upper[8:].isdigit():
-                crm.add(int(upper[8:]))
-    return Targets(frozenset(crm), frozenset(iblocks), frozenset(storages))
-
-
-def has_stages(entity_type_id: int) -> bool:
-    return entity_type_id in {1, 2, 31} or entity_type_id >= FIRST_SMART_PROCESS
-
-
-def records(page: Mapping[str, Any]) -> list[Any]:
-    """A page's rows: `result` as a list, or `result.items`."""
-    result = page.get("result")
-    if isinstance(result, Mapping):
-        result = result.get("items")
-    return list(result) if isinstance(result, list) else []
-
-
 @dataclass
 class Pull:
     """One pull of one portal into one snapshot folder; running it again resumes it."""
@@ -114,6 +43,7 @@ class Pull:
     batch_size: int = BATCH_LIMIT
     warn: Callable[[str], None] = lambda _: None
     fetched: list[tuple[Request, int]] = field(default_factory=list)
+    rows: int = 0
 
     async def run(self) -> dict[str, Any]:
         templates = [
@@ -177,7 +107,7 @@ class Pull:
         for kind in LIST_TYPES:
             for page in await self.fetch("lists.get", {"IBLOCK_TYPE_ID": kind}, key=kind):
                 for row in records(page):
-                    number = _int(row.get("ID")) if isinstance(row, Mapping) else None
+                    number = as_int(row.get("ID")) if isinstance(row, Mapping) else None
                     if number is not None:
                         kinds.setdefault(number, kind)
         for iblock in sorted(iblocks):
@@ -204,7 +134,7 @@ class Pull:
             for row in records(page):
                 if not isinstance(row, Mapping):
                     continue
-                number, kind = _int(row.get("ID")), str(row.get("TYPE", "")).lower()
+                number, kind = as_int(row.get("ID")), str(row.get("TYPE", "")).lower()
                 if number is None:
                     continue
                 if kind == "folder":
@@ -230,24 +160,27 @@ class Pull:
         request = Request(method, params, f"pages/{method}{'.' + key if key else ''}.jsonl")
         pages = self.snapshot.stored_pages(request)
         while not pages or "next" in pages[-1]:
-            for page in await self._next_pages(request, pages[-1] if pages else None):
+            for page in await self._next_pages(request, pages):
                 self.snapshot.append(request, page)
                 pages.append(page)
                 if "next" not in page:
                     break
         self.fetched.append((request, len(pages)))
+        self.rows += sum(len(records(page)) for page in pages)
         return pages
 
     async def _next_pages(
-        self, request: Request, last: Mapping[str, Any] | None
+        self, request: Request, pages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        if last is None:
+        if not pages:
             return [await self.client.page(request.method, {**request.params, "start": 0})]
-        start, total = _int(last.get("next")), _int(last.get("total"))
-        if start is None or start <= 0:
+        last = pages[-1]
+        start, total = as_int(last.get("next")), as_int(last.get("total"))
+        before = as_int(pages[-2].get("next")) if len(pages) > 1 else 0
+        if start is None or before is None or start <= before:
             raise PortalError(
                 f"the portal {self.client.webhook.host} answered {request.method} with a page "
-                f"whose next ({last.get('next')!r}) is not a page offset"
+                f"whose next ({last.get('next')!r}) is not a later page's offset"
             )
         starts = list(range(start, total or 0, PAGE_SIZE))[: self.batch_size]
         if len(starts) > 1:
@@ -273,16 +206,6 @@ def _unique(fetched: list[tuple[Request, int]]) -> Iterator[tuple[Request, int]]
         if request.file not in seen:
             seen.add(request.file)
             yield request, pages
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
 
 
 def _version(package: str) -> str:

@@ -220,8 +220,11 @@ class FakePortal:
     fail: tuple[int, dict[str, Any]] | None = None
     fail_method: str | None = None
     html_method: str | None = None
+    fail_in_batch: dict[str, Any] | None = None
     delay_s: float = 0.0
     calls: int = 0
+    throttled: int = 0
+    unavailable: int = 0
     asked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -294,9 +297,11 @@ class FakePortal:
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.throttle_every and call % self.throttle_every == 0:
+            self.throttled += 1
             status = 503 if call % (2 * self.throttle_every) else 200
             return status, _error("QUERY_LIMIT_EXCEEDED", "Too many requests"), _JSON
         if self.unavailable_every and call % self.unavailable_every == 0:
+            self.unavailable += 1
             return (
                 503,
                 b"<html><body>503 Service Temporarily Unavailable</body></html>",
@@ -316,7 +321,9 @@ class FakePortal:
         maps: dict[str, dict[str, Any]] = {name: {} for name in names}
         for name, command in dict(params.get("cmd") or {}).items():
             method, _, query = str(command).partition("?")
-            body = self.page(method.lower(), php_params(query), webhook=self.url)
+            body = self.fail_in_batch or self.page(
+                method.lower(), php_params(query), webhook=self.url
+            )
             if "error" in body:
                 maps["result_error"][name] = body
                 continue

@@ -12,16 +12,15 @@ from urllib.parse import urlsplit
 
 from portal.cli.pull import WEBHOOK_VARIABLE
 from portal.collector.payload import EVENTS
+from portal.webhook import Webhook, WebhookError
 from simulations.cli.common import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from portal.client import PortalClient, Webhook
+    from portal.client import PortalClient
 
 
 def webhook(text: str) -> Webhook:
     """The inbound webhook in `text`; a mistake is a UsageError that shows no token."""
-    from portal.client import Webhook, WebhookError  # noqa: PLC0415 - loads aiohttp
-
     if not text:
         raise UsageError(f"give the portal's inbound webhook URL: --webhook or ${WEBHOOK_VARIABLE}")
     try:

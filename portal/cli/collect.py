@@ -20,8 +20,8 @@ from portal.collector.store import CollectorApplication, StoreWriter
 from simulations.cli.common import EXIT_OK, UsageError, parse_time
 
 if TYPE_CHECKING:
-    from portal.client import Webhook
     from portal.collector.metrics import Metrics
+    from portal.webhook import Webhook
 
 DEFAULT_DELAYS_S = (2.0, 30.0)
 

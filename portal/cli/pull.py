@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal import SCOPES
+from portal.snapshot import FORMAT, Snapshot, SnapshotError
+from portal.targets import parse_types, type_name
+from portal.webhook import Webhook, WebhookError
 from simulations.cli.common import EXIT_OK, UsageError, parse_time, say
 
 if TYPE_CHECKING:
-    from portal.client import Webhook
     from portal.pull import Pull
 
 WEBHOOK_VARIABLE = "AUTOSTART_WEBHOOK"
@@ -21,8 +23,7 @@ WEBHOOK_VARIABLE = "AUTOSTART_WEBHOOK"
 def cmd_pull(args: argparse.Namespace) -> int:
     # aiohttp and the client library load only here: every other command would pay to import them.
     from portal.client import PortalClient, PortalError, Retry  # noqa: PLC0415
-    from portal.pull import Pull, parse_types, records, type_name  # noqa: PLC0415
-    from portal.snapshot import FORMAT, Snapshot, SnapshotError  # noqa: PLC0415
+    from portal.pull import Pull  # noqa: PLC0415
 
     webhook = _webhook(args.webhook or os.environ.get(WEBHOOK_VARIABLE, ""))
     since = parse_time(args.since, "--since") if args.since else None
@@ -56,18 +57,21 @@ def cmd_pull(args: argparse.Namespace) -> int:
         manifest = asyncio.run(_run(pull))
     except PortalError as error:
         raise UsageError(
-            f"{error}. {args.out} has no manifest yet: run the same pull again to resume it"
+            f"{error}. {args.out} has no manifest yet: run the same pull again (same --out) "
+            "to resume it"
         ) from None
     except OSError as error:
         raise UsageError(f"--out {args.out!r}: {error.strerror}") from None
+    except KeyboardInterrupt:
+        raise UsageError(
+            f"interrupted. {args.out} has no manifest yet: run the same pull again (same --out) "
+            "to resume it"
+        ) from None
     path = snapshot.finish(manifest)
     pages = sum(entry["pages"] for entry in manifest["requests"])
-    rows = sum(
-        len(records(page)) for request, _ in pull.fetched for page in snapshot.stored_pages(request)
-    )
     say(
         f"pulled {webhook.host}: {len(manifest['requests'])} requests, {pages} pages, "
-        f"{rows} records, {client.calls} calls, into {args.out}"
+        f"{pull.rows} records, {client.calls} calls, into {args.out}"
     )
     print(path)
     return EXIT_OK
@@ -79,8 +83,6 @@ async def _run(pull: Pull) -> dict[str, Any]:
 
 
 def _webhook(text: str) -> Webhook:
-    from portal.client import Webhook, WebhookError  # noqa: PLC0415
-
     if not text:
         raise UsageError(f"give the portal's inbound webhook URL: --webhook or {WEBHOOK_VARIABLE}")
     try:
