@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 PREFIX = "autostart_collector"
 # Upper bounds of the store-latency histogram, in seconds.
+# Why a poll was not made: every series is shown from the start, at 0.
+SKIP_REASONS = ("budget", "portal_error", "queue_full", "shutdown")
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -20,7 +22,9 @@ class Metrics:
     rejected: Counter[str] = field(default_factory=Counter)
     store_errors: int = 0
     polls_done: int = 0
-    polls_skipped: Counter[str] = field(default_factory=Counter)
+    polls_skipped: Counter[str] = field(
+        default_factory=lambda: Counter(dict.fromkeys(SKIP_REASONS, 0))
+    )
     store_buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     store_seconds: float = 0.0
     store_commits: int = 0
