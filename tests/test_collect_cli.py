@@ -24,7 +24,7 @@ def token_file(tmp_path: Path) -> Path:
         (["--store", "c.db"], "--listen"),
         (["--listen", "nowhere", "--store", "c.db"], "HOST:PORT"),
         (["--listen", "127.0.0.1:99999", "--store", "c.db"], "HOST:PORT"),
-        (["--listen", "127.0.0.1:8080"], "--store is required"),
+        (["--listen", "127.0.0.1:8080"], "--store or $AUTOSTART_STORE is required"),
         (["--listen", "127.0.0.1:8080", "--store", "memory:"], "lose every acknowledged"),
         (["--listen", "127.0.0.1:8080", "--store", "c.txt"], "expected a path ending in .db"),
         (
@@ -42,6 +42,7 @@ def test_a_bad_collector_set_up_is_refused_in_one_line(
     words: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AUTOSTART_STORE", raising=False)
 
     code = main(["collect", *options, "--app-token-file", str(token_file)])
 
@@ -122,3 +123,20 @@ def test_a_port_already_taken_is_refused_in_one_line(
 
     assert code == 2
     assert f"--listen 127.0.0.1:{port}: cannot listen there" in capsys.readouterr().err
+
+
+def test_the_store_may_come_from_the_environment_and_its_password_is_never_shown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOSTART_STORE", "memory:")
+    from_env = main(["collect", "events"])
+    env_err = capsys.readouterr().err
+    monkeypatch.setenv("AUTOSTART_STORE", "postgresql://u:s3cretPass@127.0.0.1:1/db")
+
+    unreachable = main(["collect", "events"])
+    unreachable_err = capsys.readouterr().err
+
+    assert (from_env, unreachable) == (2, 2)
+    assert "--store memory: would lose" in env_err
+    assert "cannot open PostgreSQL database db on 127.0.0.1" in unreachable_err
+    assert "s3cretPass" not in unreachable_err

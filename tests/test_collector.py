@@ -222,6 +222,10 @@ def test_two_collectors_on_one_postgres_store_record_each_delivery_once(
     assert len(records) == len(bodies)
     assert all(count == 1 for count in keys(records).values())
     assert sum(counter(page, "events_accepted_total") for page in pages) == len(bodies)
+    # The store's address holds its password: it is in neither log nor metrics.
+    for text in (one.log(), two.log(), *pages):
+        assert postgres_url not in text
+        assert postgres_url.split("@", maxsplit=1)[0] not in text
     assert sum(counter(page, "events_duplicate_total") for page in pages) == len(bodies)
 
 

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 DEFAULT_DELAYS_S = (2.0, 30.0)
 
 TOKEN_ENV = "AUTOSTART_APP_TOKEN"
-STORE_HELP = "PATH.db or sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB"
+# A PostgreSQL store's address holds its password: from the environment it stays out of `ps`.
+STORE_ENV = "AUTOSTART_STORE"
+STORE_HELP = (
+    "PATH.db or sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB "
+    "(default $AUTOSTART_STORE)"
+)
 
 
 def register(commands: Any) -> None:
@@ -103,10 +108,11 @@ def register(commands: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> StoreAddress:
-    if not args.store:
-        raise UsageError(f"--store is required ({STORE_HELP})")
+    address = args.store or os.environ.get(STORE_ENV, "")
+    if not address:
+        raise UsageError(f"--store or ${STORE_ENV} is required ({STORE_HELP})")
     try:
-        store = parse_store(args.store)
+        store = parse_store(address)
     except StoreAddressError as error:
         raise UsageError(f"--store: {error}") from None
     if store.kind == "memory":
@@ -230,7 +236,7 @@ def _poller(
 def _events(args: argparse.Namespace) -> int:
     store = _store(args)
     if store.path is not None and not store.path.is_file():
-        raise UsageError(f"--store {args.store!r}: no store there (run the collector on it first)")
+        raise UsageError(f"--store {store.path}: no store there (run the collector on it first)")
     since = parse_time(args.since, "--since") if args.since else None
     app = _open(store)
     out = sys.stdout
