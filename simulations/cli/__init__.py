@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import unquote, urlsplit
 
 from portal import cli as portal
+from portal.cli import collect
 from projections.locks import StoreBusyError
 from simulations.cli import audit, export, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"autostart {_version()}")
     _add_global_options(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (replay, audit, export, simulate, whatif, report, portal):
+    for module in (replay, audit, export, simulate, whatif, report, portal, collect):
         module.register(commands)
     for command in _commands(parser):
         # SUPPRESS: given before the command's name, the option is not reset after it.
