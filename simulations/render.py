@@ -20,6 +20,11 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def value_text(value: Any) -> str:
+    """One value of a check or a field as `why` prints it (booleans as on/off)."""
+    return _value(value)
+
+
 def render_checks(checks: list[dict[str, Any]], indent: str = "      ") -> list[str]:
     lines = []
     decided = False

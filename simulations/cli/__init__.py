@@ -15,6 +15,7 @@ from projections.locks import StoreBusyError
 from simulations.cli import audit, export, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError
+from web import cli as web
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"autostart {_version()}")
     _add_global_options(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (replay, audit, export, simulate, whatif, report, portal, collect):
+    for module in (replay, audit, export, simulate, whatif, report, portal, collect, web):
         module.register(commands)
     for command in _commands(parser):
         # SUPPRESS: given before the command's name, the option is not reset after it.

@@ -1,0 +1,1 @@
+"""The web view for administrators: decisions, explanations and verdicts in a browser."""
