@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares this machine for the test suite: the project in .venv and the PostgreSQL server binaries.
-# Usage: scripts/bootstrap.sh [--without-postgres]
+# Prepares this machine for the test suite: the project in .venv, the PostgreSQL server binaries
+# and the headless browser the web view's tests drive (Debian's chromium and chromium-driver).
+# Usage: scripts/bootstrap.sh [--without-postgres]   (the demo's set-up: the project alone)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 with_postgres=1
@@ -44,20 +45,31 @@ as_root() {
     elif command -v sudo >/dev/null; then
         sudo "$@"
     else
-        log "PostgreSQL server binaries are missing and this user is not root and has no sudo;"
-        log "ask an administrator to run: apt-get install -y --no-install-recommends postgresql"
+        log "${missing[*]} missing and this user is not root and has no sudo;"
+        log "ask an administrator to run: apt-get install -y --no-install-recommends ${missing[*]}"
         exit 1
     fi
 }
 
+have_browser() { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }
+
 # Install only when missing: a plain install after apt-get update upgrades packages needlessly.
-if [[ $with_postgres -eq 1 ]] && ! have_postgres; then
-    log "installing the PostgreSQL server"
+missing=()
+if [[ $with_postgres -eq 1 ]]; then
+    have_postgres || missing+=(postgresql)
+    have_browser || missing+=(chromium chromium-driver)
+fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+    log "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends postgresql >&2
+        apt-get install -y --no-install-recommends "${missing[@]}" >&2
     if ! have_postgres; then
         log "apt-get finished but no /usr/lib/postgresql/*/bin/initdb exists"
+        exit 1
+    fi
+    if ! have_browser; then
+        log "apt-get finished but chromium or chromedriver is not on the PATH"
         exit 1
     fi
 fi

@@ -61,7 +61,9 @@ def serving(
 ) -> Iterator[Server]:
     """`autostart serve` on a free port of 127.0.0.1 (unless `options` give --listen)."""
     port = free_port()
-    listen = () if "--listen" in options else ("--listen", f"127.0.0.1:{port}")
+    listen: tuple[str, ...] = ("--listen", f"127.0.0.1:{port}")
+    if "--listen" in options:
+        listen, port = (), int(options[options.index("--listen") + 1].rpartition(":")[2])
     process = subprocess.Popen(
         [
             sys.executable,
