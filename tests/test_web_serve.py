@@ -182,6 +182,7 @@ def test_an_audited_store_shows_verdicts_anomalies_first_and_the_evidence(audite
         _, anomalies = get(server.url + "/verdicts?verdict=anomaly")
         _, lead = get(server.url + "/elements/crm.lead:5")
         bad, _ = get(server.url + "/verdicts?verdict=maybe")
+        bad_channel, channel_page = get(server.url + "/verdicts?channel=fax")
 
     assert "2 anomaly" in home
     assert "crm.deal:106" in home
@@ -192,7 +193,8 @@ def test_an_audited_store_shows_verdicts_anomalies_first_and_the_evidence(audite
     assert anomalies.count("<tr>") == 3
     assert "inferred channel <b>import</b> from stage_history_vs_date_create" in lead
     assert "evidence: instance 69ca1f22b7c8d9.00500021" in lead
-    assert bad == 400
+    assert (bad, bad_channel) == (400, 400)
+    assert "channel &#39;fax&#39;: expected one of" in channel_page
 
 
 def test_the_pages_mount_in_the_collectors_application(store: Path, tmp_path: Path) -> None:
@@ -221,3 +223,38 @@ def test_the_pages_mount_in_the_collectors_application(store: Path, tmp_path: Pa
 
     assert (status, health) == (200, 200)
     assert 'href="/view/elements/crm.deal:101"' in page
+
+
+def test_the_parquet_download_holds_the_rows_the_export_writes(store: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only this test reads Parquet
+
+    with serving(store) as server:
+        request = urllib.request.Request(server.url + "/decisions.parquet?reason=CHANNEL_IMPORT")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            (tmp_path / "web.parquet").write_bytes(response.read())
+    exported = autostart(
+        "decisions",
+        "--store",
+        str(store),
+        "--format",
+        "parquet",
+        "--reason",
+        "CHANNEL_IMPORT",
+        "--out",
+        str(tmp_path / "cli.parquet"),
+    )
+
+    assert exported.returncode == 0
+    shown = pq.read_table(tmp_path / "web.parquet").to_pylist()
+    assert shown == pq.read_table(tmp_path / "cli.parquet").to_pylist()
+    assert [row["element"] for row in shown] == ["crm.lead:5", "crm.lead:6"]
+
+
+def test_the_search_keeps_the_time_it_answers_as_of(store: Path) -> None:
+    with serving(store) as server:
+        _, page = get(
+            server.url + "/search?element=crm.deal:101&at=2026-03-02T09%3A15%3A00%2B03%3A00"
+        )
+
+    assert "As of 2026-03-02T09:15:00+03:00" in page
+    assert "2 changes" in page

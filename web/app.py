@@ -209,7 +209,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     db = _db(request)
     found = db.query("SELECT element FROM elements WHERE element = ?", (wanted,)) if wanted else []
     if found:
-        suffix = f"?at={request.query['at']}" if request.query.get("at") else ""
+        suffix = f"?at={quote(request.query['at'])}" if request.query.get("at") else ""
         raise web.HTTPFound(f"{request.app[ROOT]}/elements/{wanted}{suffix}")
     context: dict[str, Any] = {
         "wanted": wanted,
@@ -232,6 +232,8 @@ async def element_page(request: web.Request) -> web.Response:
         return _render(request, "search.html", missing, status=404)
     audit = element_audit(_events(request), element)
     if audit is not None:
+        if at is not None:  # as of a time: only the verdicts on changes made by then
+            audit = dict(audit, verdicts=_as_of(audit["verdicts"], at))
         attach(explanation, audit)
     processes = db.query(
         "SELECT process, template, status, queued_at, started_at, ended_at, end_reason "
@@ -335,6 +337,7 @@ async def verdicts(request: web.Request) -> web.Response:
         raise BadFilterError(
             f"verdict {wanted['verdict']!r}: expected one of {', '.join(VERDICTS)}"
         )
+    parse_filters({k: v for k, v in wanted.items() if k != "verdict"})  # same errors
     rows = [r for r in rows if all(str(r[k]) == v for k, v in wanted.items())]
     page = request.query.get("page", "1")
     if not page.isdigit() or int(page) < 1:

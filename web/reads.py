@@ -35,6 +35,17 @@ def overview(db: ReadDatabase, at: datetime | None) -> dict[str, Any]:
     halts = db.query(
         f"SELECT element, at, line, depth FROM halts{until} ORDER BY id LIMIT 20", params
     )
+    depths = db.query(
+        f"SELECT depth, COUNT(*) AS n FROM decisions{until} GROUP BY depth ORDER BY depth LIMIT 25",
+        params,
+    )
+    # The report's "starts over time", a day a row (the day as the traffic's clock shows it).
+    started_by = "started_at IS NOT NULL" + ("" if at is None else " AND decided_utc <= ?")
+    days = db.query(
+        "SELECT SUBSTR(started_at, 1, 10) AS day, COUNT(*) AS n FROM processes "
+        f"WHERE {started_by} GROUP BY SUBSTR(started_at, 1, 10) ORDER BY day LIMIT 62",
+        started_params,
+    )
     outcomes: dict[str, int] = {}
     for row in by:
         outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + int(row["n"])
@@ -46,6 +57,8 @@ def overview(db: ReadDatabase, at: datetime | None) -> dict[str, Any]:
         "deepest": int(depth["deepest"] or 0),
         "process_made": int(depth["made"] or 0),
         "halts": halts,
+        "depths": [{"depth": int(r["depth"]), "n": int(r["n"])} for r in depths],
+        "starts_by_day": [{"day": r["day"], "n": int(r["n"])} for r in days],
         "templates": db.query(
             "SELECT template, document_type, MAX(version) AS versions FROM templates "
             "GROUP BY template, document_type ORDER BY template"
