@@ -26,6 +26,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot  # noqa: F401 - in Jupyter, turns on the inline display of figures
+
 from domain.stores import parse_store
 from projections.database import ReadDatabase
 from projections.explain import Query, explain
@@ -36,12 +38,12 @@ from simulations.simulate import simulate
 from simulations.timeline import timeline_figure
 
 SEED = 7
-EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
+LINES = int(os.environ.get("AUTOSTART_NOTEBOOK_LINES", "20000"))
 
 # %%
 scratch = tempfile.TemporaryDirectory()
 store = parse_store(str(Path(scratch.name) / "typical-cloud.db"))
-result = simulate(load("typical-cloud"), store, events=EVENTS, seed=SEED)
+result = simulate(load("typical-cloud"), store, events=LINES, seed=SEED)
 db = ReadDatabase(store)
 print(f"{result.summary['decisions']} decisions, violations: {len(result.violations)}")
 

@@ -50,9 +50,8 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
     if config:
         lines.append(
             f"{indent}  configuration v{config['version']}: auto_execute={config['auto_execute']}"
-            f", active={_value(config['active'])}, duration={config['duration']}s"
-            f", last changed by {config['changed_by'] or '(no actor given)'}"
-            f" at {config['changed_at'] or '(before the first timed line)'}"
+            f", active={_value(config['active'])}, duration={config['duration']}s, "
+            + _configured(config)
         )
     lines.extend(render_checks(decision["checks"], indent + "  "))
     made = decision.get("cascade", {}).get("changes_made", [])
@@ -60,6 +59,15 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
         listed = ", ".join(f"{c['element']} ({c['op']})" for c in made)
         lines.append(f"{indent}  its actions changed: {listed}")
     return lines
+
+
+def _configured(config: dict[str, Any]) -> str:
+    """When and by whom the configuration was set, saying plainly what the traffic left out."""
+    when, who = config["changed_at"], config["changed_by"]
+    unnamed = " (its line names no actor)"
+    if when:
+        return f"last changed by {who} at {when}" if who else f"last changed at {when}{unnamed}"
+    return "set before the first timed line" + (f" by {who}" if who else unnamed)
 
 
 def _status(status: dict[str, Any]) -> str:
@@ -83,7 +91,8 @@ def render_explanation(explanation: dict[str, Any]) -> str:
         scope.append(f"up to {explanation['until']}")
     if explanation.get("template") is not None:
         scope.append(f"template {explanation['template']} only")
-    lines = [title + (f", {'; '.join(scope)}" if scope else "") + f": {len(changes)} changes"]
+    count = f"{len(changes)} change" + ("" if len(changes) == 1 else "s")
+    lines = [title + (f", {'; '.join(scope)}" if scope else "") + f": {count}"]
     for change in changes:
         lines.append("")
         who = f" by {change['actor']}" if change["actor"] else ""

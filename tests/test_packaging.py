@@ -30,7 +30,7 @@ assert simulations.__file__.startswith(sys.argv[1]), simulations.__file__
 for name in shipped():
     load(name)
 print(json.dumps(sorted(shipped())))
-sys.exit(main(["simulate", "typical-cloud", "--events", "200", "--store", "memory:", "--json"]))
+sys.exit(main(["simulate", "typical-cloud", "--lines", "200", "--store", "memory:", "--json"]))
 """
 
 

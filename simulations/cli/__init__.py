@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from portal import cli as portal
 from projections.locks import StoreBusyError
-from simulations.cli import audit, export, replay, report, simulate, whatif
+from simulations.cli import audit, export, notebooks, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError
 
@@ -19,13 +20,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Model, simulate and audit how Bitrix24 starts business processes.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (replay, audit, export, simulate, whatif, report, portal):
+    for module in (replay, audit, export, simulate, whatif, report, notebooks, portal):
         module.register(commands)
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> Any:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The command's own usage, not the list of commands: the mistake is in its arguments.
+        command = _commands(parser).choices[args.command]
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code: int = args.run(args)
     except (UsageError, StoreUnavailableError, StoreBusyError) as error:

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from domain.stores import StoreAddress
 from projections.database import ReadDatabase
 from projections.runner import catch_up
 from simulations.cli.common import (
@@ -18,6 +19,7 @@ from simulations.cli.common import (
     UsageError,
     add_max_depth_option,
     add_store_option,
+    counted,
     end_progress,
     output_file,
     progress,
@@ -64,11 +66,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     app.close()
     end_progress()
     say(
-        f"replayed {summary.lines} lines into {store.describe()}: "
-        f"{summary.decisions} decisions, {summary.events} events"
-        + (f", {summary.warnings} warnings" if summary.warnings else "")
+        f"replayed {counted(summary.lines, 'traffic line')} into {store.describe()}: "
+        f"{counted(summary.decisions, 'decision')}, {counted(summary.events, 'stored event')}"
+        + (f", {counted(summary.warnings, 'warning')}" if summary.warnings else "")
+        + _vanishes(store)
     )
     return EXIT_OK
+
+
+def _vanishes(store: StoreAddress) -> str:
+    if store.kind != "memory":
+        return ""
+    return " (memory: keeps nothing once the command ends; give a .db path to keep the store)"
 
 
 def _missing_folders(path: Path) -> list[Path]:
