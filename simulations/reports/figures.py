@@ -223,10 +223,10 @@ def queue_lengths(processes: pd.DataFrame, *, top: int = TOP_QUEUES) -> Figure:
     ax = fig.add_subplot(grid[0, :])
     hourly = overall.index.max() - overall.index.min() <= HOURLY_UP_TO
     freq, unit = ("h", "hour") if hourly else ("D", "day")
-    peak = overall.resample(freq).max().ffill().fillna(0)
     waiting = pd.Series(overall.to_numpy(), index=overall.index)
-    # A bucket where nothing moved keeps the length it had (no move means no change).
-    peak = peak.combine(waiting.resample(freq).last().ffill().fillna(0), max)
+    # A bucket's peak: the most waiting after any move in it, or the length it began with.
+    began_with = waiting.resample(freq).last().ffill().shift(1).fillna(0)
+    peak = pd.concat([waiting.resample(freq).max(), began_with], axis=1).max(axis=1)
     ax.bar(peak.index, peak.to_numpy(), width=1 / 24 if hourly else 1.0, align="edge",
            color="#e9a23b", label=f"most waiting at once in the {unit}")  # fmt: skip
     ax.set_title(
@@ -239,18 +239,29 @@ def queue_lengths(processes: pd.DataFrame, *, top: int = TOP_QUEUES) -> Figure:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper left")
     for column, element in enumerate(peaks.index[:top]):
-        steps = per_document.loc[element]
+        steps = _busiest_episode(per_document.loc[element])
         zoom = fig.add_subplot(grid[1, column], sharey=None)
         began = steps.index.min()
         minutes = (steps.index - began).total_seconds() / 60
         zoom.step(minutes, steps.to_numpy(), where="post", color="#d1495b")
         zoom.set_title(f"{element}\n{began:%d %b %H:%M}, peak {int(peaks[element])}", fontsize=9)
-        zoom.set_xlabel("minutes after its first queueing", fontsize=8)
+        zoom.set_xlabel("minutes from this queue's start", fontsize=8)
         zoom.set_ylim(0, int(peaks.iloc[0]) + 0.5)
         zoom.yaxis.set_major_locator(MaxNLocator(integer=True))
         if column == 0:
             zoom.set_ylabel(f"waiting (the {shown} longest queues)")
     return fig
+
+
+def _busiest_episode(steps: pd.Series) -> pd.Series:
+    """The stretch around a queue's peak, from its last empty moment before to its first after."""
+    values = steps.to_numpy()
+    peak = int(values.argmax())
+    empty = np.flatnonzero(values == 0)
+    before, after = empty[empty < peak], empty[empty > peak]
+    first = int(before[-1]) if len(before) else 0
+    last = int(after[0]) if len(after) else len(values) - 1
+    return steps.iloc[first : last + 1]
 
 
 def waiting_times(processes: pd.DataFrame) -> Figure:
