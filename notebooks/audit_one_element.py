@@ -22,11 +22,11 @@
 # its checks, read back from the ledger.
 
 # %%
+# %matplotlib inline
 import os
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
-
-import matplotlib.pyplot  # noqa: F401 - in Jupyter, turns on the inline display of figures
 
 from domain.stores import parse_store
 from projections.database import ReadDatabase
@@ -82,8 +82,8 @@ duplicate_story = explain(db, Query(duplicate))
 
 # %% [markdown]
 # ## A queued process
-# With two instances running on the document (the cloud limit), the next one waits; the timeline
-# shows the wait as a thin line before the bar.
+# With two instances running on the document (the cloud limit), the next one waits; the timeline,
+# zoomed on the first wait, shows it as a thin line before the bar.
 
 # %%
 queued = picks["queued"][0]
@@ -97,7 +97,9 @@ waits = [
 waits[0]
 
 # %%
-fig = timeline_figure(queued_story)
+waited_from = datetime.fromisoformat(waits[0]["queued_at"])
+around = (waited_from - timedelta(minutes=30), waited_from + timedelta(hours=2))
+fig = timeline_figure(queued_story, window=around)
 fig
 
 # %% [markdown]

@@ -8,6 +8,12 @@ from typing import Any
 PASS, DECIDING, ALSO_FAILING = "pass", "FAIL", "fail"
 
 
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """`1 line`, `2 lines`, `1,000 processes`: a count with its noun agreeing."""
+    noun = singular if count == 1 else (plural or singular + "s")
+    return f"{count:,} {noun}"
+
+
 def _values(values: dict[str, Any]) -> str:
     return ", ".join(f"{key}={_value(value)}" for key, value in values.items())
 
@@ -91,7 +97,7 @@ def render_explanation(explanation: dict[str, Any]) -> str:
         scope.append(f"up to {explanation['until']}")
     if explanation.get("template") is not None:
         scope.append(f"template {explanation['template']} only")
-    count = f"{len(changes)} change" + ("" if len(changes) == 1 else "s")
+    count = counted(len(changes), "change")
     lines = [title + (f", {'; '.join(scope)}" if scope else "") + f": {count}"]
     for change in changes:
         lines.append("")

@@ -33,9 +33,14 @@ def _offset(explanation: dict[str, Any]) -> timezone:
     return UTC
 
 
-def timeline_figure(explanation: dict[str, Any]) -> Figure:
+def timeline_figure(
+    explanation: dict[str, Any], window: tuple[datetime, datetime] | None = None
+) -> Figure:
     """Rows: the element's changes on top, then one row per template (decisions as dots,
-    processes as bars from start to end, the queue wait as a thin line before the bar)."""
+    processes as bars from start to end, the queue wait as a thin line before the bar).
+
+    `window` (first, last) zooms on a stretch of a long history, such as one queue's wait.
+    """
     changes = explanation["changes"]
     templates = sorted({d["template"] for c in changes for d in c["decisions"]})
     rows = {template: index + 1 for index, template in enumerate(templates)}
@@ -79,7 +84,12 @@ def timeline_figure(explanation: dict[str, Any]) -> Figure:
     ax.xaxis_date()
     zone = "UTC" if offset == UTC else f"UTC{str(offset)[3:]}"
     ax.set_xlabel(f"time ({zone}, the traffic's offset)")
-    ax.set_title(f"{explanation['element']}: changes, decisions and processes")
+    title = f"{explanation['element']}: changes, decisions and processes"
+    if window is not None:
+        ax.set_xlim(_number(window[0], offset), _number(window[1], offset))
+        first, last = (w.astimezone(offset) for w in window)
+        title += f", {first:%d %b %H:%M} to {last:%H:%M}"
+    ax.set_title(title)
     handles = [
         ax.plot([], [], marker="o", linestyle="none", color=colour, label=outcome)[0]
         for outcome, colour in OUTCOME_COLOURS.items()

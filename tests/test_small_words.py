@@ -97,3 +97,41 @@ def test_json_missing_its_closing_brace_is_reported_where_it_broke(end: str) -> 
 
     assert "line 4" in str(error.value)
     assert f"column {len(text) + 1}" in str(error.value)
+
+
+def test_an_unknown_argument_shows_the_commands_own_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        main(["whatif", "traffic.jsonl", "--set", "portal.plan", "basic"])
+
+    err = capsys.readouterr().err
+    assert exit_status.value.code == 2
+    assert err.startswith("usage: autostart whatif ")
+    assert "autostart whatif: error: unrecognized arguments: basic" in err
+
+
+def test_simulate_warns_of_a_setting_for_a_template_the_scenario_lacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["simulate", "loop-prone", "--store", "memory:", "--lines", "30",
+                 "--set", "template.77.active=false",
+                 "--set", "template.301.duration=60"])  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "warning: --set template.77.active=false: scenario loop-prone has no such template" in (
+        err
+    )
+    assert "template.301" not in err
+
+
+def test_counts_agree_with_their_nouns_in_one() -> None:
+    from simulations.render import counted  # noqa: PLC0415
+
+    assert [counted(1, "line"), counted(2, "line"), counted(1, "process", "processes")] == [
+        "1 line",
+        "2 lines",
+        "1 process",
+    ]
+    assert counted(1500, "process", "processes") == "1,500 processes"

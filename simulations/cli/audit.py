@@ -17,7 +17,6 @@ from simulations.cli.common import (
     EXIT_OK,
     UsageError,
     add_store_option,
-    counted,
     end_progress,
     parse_time,
     progress,
@@ -25,7 +24,7 @@ from simulations.cli.common import (
     store_address,
 )
 from simulations.dryrun import dry_run
-from simulations.render import render_checks
+from simulations.render import counted, render_checks
 from simulations.render import render_explanation as render
 from simulations.replay import open_store
 from simulations.traffic import BadLineError

@@ -159,12 +159,6 @@ def end_progress() -> None:
         sys.stderr.write("\n")
 
 
-def counted(count: int, singular: str, plural: str | None = None) -> str:
-    """`1 line`, `2 lines`, `1,000 processes`: a count with its noun agreeing."""
-    noun = singular if count == 1 else (plural or singular + "s")
-    return f"{count:,} {noun}"
-
-
 def count_option(text: str) -> int:
     """An argparse type: a whole number of 1 or more (a count of lines, say)."""
     try:

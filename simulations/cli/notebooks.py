@@ -14,11 +14,11 @@ from simulations.cli.common import (
     EXIT_OK,
     UsageError,
     count_option,
-    counted,
     output_file,
     require_extra,
     say,
 )
+from simulations.render import counted
 
 LINES_VARIABLE = "AUTOSTART_NOTEBOOK_LINES"
 

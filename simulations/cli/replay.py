@@ -19,13 +19,13 @@ from simulations.cli.common import (
     UsageError,
     add_max_depth_option,
     add_store_option,
-    counted,
     end_progress,
     output_file,
     progress,
     say,
     store_address,
 )
+from simulations.render import counted
 from simulations.replay import open_store, read_lines, replay
 from simulations.traffic import BadLineError
 

@@ -22,7 +22,6 @@ from simulations.cli.common import (
     add_lines_option,
     add_max_depth_option,
     add_store_option,
-    counted,
     lines_option,
     parse_time,
     say,
@@ -30,6 +29,7 @@ from simulations.cli.common import (
 )
 from simulations.generate import generate
 from simulations.overrides import Override, OverrideError, parse_setting
+from simulations.render import counted
 from simulations.scenario import Scenario, ScenarioError, load, shipped
 from simulations.simulate import (
     SimulationResult,

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from projections.frames import CATEGORIES
+from simulations.render import counted
 
 OUTCOME_COLOURS = {
     "started": "#2a9d5c",
@@ -231,7 +232,8 @@ def queue_lengths(processes: pd.DataFrame, *, top: int = TOP_QUEUES) -> Figure:
            color="#e9a23b", label=f"most waiting at once in the {unit}")  # fmt: skip
     ax.set_title(
         f"{title}: processes waiting, peak per {unit}, all documents "
-        f"({len(queued):,} processes queued on {len(peaks):,} documents)"
+        f"({counted(len(queued), 'process', 'processes')} queued on "
+        f"{counted(len(peaks), 'document')})"
     )
     ax.set_ylabel("processes waiting")
     ax.set_xlabel(f"time ({zone}, the traffic's offset)")
