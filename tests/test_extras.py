@@ -72,7 +72,7 @@ def test_replay_why_check_and_simulate_run_with_no_heavy_extra_installed(
         (("pyarrow",), ["decisions", "--format", "parquet", "--out", "d.parquet"], "parquet"),
         (
             ("psycopg",),
-            ["why", "crm.deal:101", "--store", "postgresql://u:p@127.0.0.1:1/db"],
+            ["why", "crm.deal:101", "--store", "postgresql://u:s3cret@127.0.0.1:1/db"],
             "postgres",
         ),
         (("nbconvert",), ["notebooks", "--out", "html"], "notebooks"),
@@ -91,7 +91,7 @@ def test_a_command_missing_its_extra_names_it_and_exits_2_without_a_traceback(
     assert f"[{extra}] extra" in result.stderr
     assert f"pip install 'autostart-audit[{extra}]'" in result.stderr
     assert "Traceback" not in result.stderr
-    assert "secret" not in result.stderr
+    assert "s3cret" not in result.stderr
     assert not (tmp_path / "figures").exists()
     assert not (tmp_path / "d.parquet").exists()
 
