@@ -35,7 +35,7 @@ with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.Stri
     assert main(["portal", "example", folder + "/snapshot"]) == 0
     assert main(["portal", "audit", folder + "/snapshot", "--store", "memory:"]) == 0
 print(json.dumps(sorted(shipped())))
-sys.exit(main(["simulate", "typical-cloud", "--events", "200", "--store", "memory:", "--json"]))
+sys.exit(main(["simulate", "typical-cloud", "--lines", "200", "--store", "memory:", "--json"]))
 """
 
 
