@@ -22,8 +22,10 @@
 # its checks, read back from the ledger.
 
 # %%
+# %matplotlib inline
 import os
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from domain.stores import parse_store
@@ -36,12 +38,12 @@ from simulations.simulate import simulate
 from simulations.timeline import timeline_figure
 
 SEED = 7
-EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
+LINES = int(os.environ.get("AUTOSTART_NOTEBOOK_LINES", "20000"))
 
 # %%
 scratch = tempfile.TemporaryDirectory()
 store = parse_store(str(Path(scratch.name) / "typical-cloud.db"))
-result = simulate(load("typical-cloud"), store, events=EVENTS, seed=SEED)
+result = simulate(load("typical-cloud"), store, events=LINES, seed=SEED)
 db = ReadDatabase(store)
 print(f"{result.summary['decisions']} decisions, violations: {len(result.violations)}")
 
@@ -80,8 +82,8 @@ duplicate_story = explain(db, Query(duplicate))
 
 # %% [markdown]
 # ## A queued process
-# With two instances running on the document (the cloud limit), the next one waits; the timeline
-# shows the wait as a thin line before the bar.
+# With two instances running on the document (the cloud limit), the next one waits; the timeline,
+# zoomed on the first wait, shows it as a thin line before the bar.
 
 # %%
 queued = picks["queued"][0]
@@ -95,7 +97,9 @@ waits = [
 waits[0]
 
 # %%
-fig = timeline_figure(queued_story)
+waited_from = datetime.fromisoformat(waits[0]["queued_at"])
+around = (waited_from - timedelta(minutes=30), waited_from + timedelta(hours=2))
+fig = timeline_figure(queued_story, window=around)
 fig
 
 # %% [markdown]

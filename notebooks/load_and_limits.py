@@ -31,13 +31,13 @@ import pandas as pd
 
 from domain.stores import parse_store
 from projections.frames import decisions_frame, processes_frame
-from simulations.reports import queue_lengths, waiting_times
+from simulations.reports import queue_lengths, queued_frame, waiting_times
 from simulations.scenario import load
 from simulations.simulate import simulate
 from simulations.whatif import parse_setting
 
 SEED = 7
-EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
+LINES = int(os.environ.get("AUTOSTART_NOTEBOOK_LINES", "20000"))
 
 # %% [markdown]
 # ## Six runs: two policies × three limits
@@ -54,7 +54,7 @@ for policy in ("queue", "reject"):
             parse_setting(f"portal.limit_policy={policy}"),
             parse_setting(f"portal.limit_simultaneous_processes={limit}"),
         ]
-        result = simulate(scenario, parse_store(store), events=EVENTS, seed=SEED, settings=settings)
+        result = simulate(scenario, parse_store(store), events=LINES, seed=SEED, settings=settings)
         violations[(policy, limit)] = len(result.violations)
         stores[(policy, limit)] = store
 violations
@@ -115,16 +115,14 @@ waits.index.name = "limit"
 waits
 
 # %%
-queued_at_two = processes_frame(stores[("queue", 2)])
+queued_at_two = queued_frame(stores[("queue", 2)])  # times in the traffic's offset
 fig = waiting_times(queued_at_two)
-fig
 
 # %% [markdown]
 # ## Queue lengths over time (cloud default: limit 2, queue)
 
 # %%
 fig = queue_lengths(queued_at_two)
-fig
 
 # %% [markdown]
 # ## Dropped starts

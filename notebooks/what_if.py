@@ -34,7 +34,7 @@ from simulations.scenario import load
 from simulations.whatif import parse_setting, whatif, whatif_frame
 
 SEED = 7
-EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
+LINES = int(os.environ.get("AUTOSTART_NOTEBOOK_LINES", "20000"))
 
 # %% [markdown]
 # ## The recorded traffic
@@ -45,7 +45,7 @@ EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
 scratch = tempfile.TemporaryDirectory()
 traffic = Path(scratch.name) / "month.jsonl"
 with traffic.open("w") as out:
-    for line in generate(load("typical-cloud"), events=EVENTS, seed=SEED):
+    for line in generate(load("typical-cloud"), events=LINES, seed=SEED):
         out.write(line + "\n")
 print(f"{sum(1 for _ in traffic.open())} traffic lines")
 
@@ -65,15 +65,22 @@ changes = {
     "limit 1": "portal.limit_simultaneous_processes=1",
 }
 diffs = {name: whatif(month, [parse_setting(setting)]) for name, setting in changes.items()}
-totals = pd.DataFrame({name: {"gained": d.gained, "lost": d.lost} for name, d in diffs.items()}).T
+totals = pd.DataFrame(
+    {
+        name: {"gained": d.gained, "lost": d.lost, "outcome changed": d.outcome_changed}
+        for name, d in diffs.items()
+    }
+).T
 totals
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 4))
-totals.plot.bar(ax=ax, color=["tab:green", "tab:red", "tab:orange"], rot=0)
-ax.set_ylabel("decisions")
-ax.set_title("Against the recorded month: processes gained, lost, outcomes changed")
-fig.tight_layout()
+fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+totals.plot.bar(ax=ax, color=["#2a9d5c", "#d1495b", "#e9a23b"], rot=0)
+for bars in ax.containers:
+    ax.bar_label(bars, fmt="{:,.0f}", fontsize=8)
+ax.set_ylabel("processes (gained, lost) or decisions (outcome changed)")
+ax.set_title("Against the recorded month: processes gained, lost, and outcomes changed")
+ax.legend(title="compared with the recorded run")
 
 # %% [markdown]
 # ## Per template
@@ -85,14 +92,22 @@ per_template = whatif_frame(diffs, by="template")
 per_template
 
 # %%
-fig, axs = plt.subplots(1, len(diffs), figsize=(12, 4), sharey=True)
-for ax, (name, frame) in zip(axs, per_template.groupby(level="change"), strict=False):
-    frame.droplevel("change").plot.bar(ax=ax, color=["tab:green", "tab:red"], legend=False)
+# Only the changes that gain or lose processes get a panel: a limit changes outcomes instead.
+moved = [name for name in diffs if name in per_template.index.get_level_values("change")]
+fig, axs = plt.subplots(1, len(moved), figsize=(4 * len(moved) + 1, 4), sharey=True,
+                        layout="constrained", squeeze=False)  # fmt: skip
+for ax, name in zip(axs[0], moved, strict=True):
+    frame = per_template.xs(name, level="change")[["gained", "lost"]]
+    frame.plot.bar(ax=ax, color=["#2a9d5c", "#d1495b"], legend=False, rot=0)
     ax.set_title(name)
     ax.set_xlabel("template")
-axs[0].set_ylabel("processes")
-axs[-1].legend(["gained", "lost"])
-fig.tight_layout()
+axs[0][0].set_ylabel("processes")
+fig.legend(*axs[0][0].get_legend_handles_labels(), loc="outside right upper")
+unmoved = [name for name in diffs if name not in moved]
+fig.suptitle(
+    "Processes gained and lost per template"
+    + (f" ({', '.join(unmoved)}: none gained or lost)" if unmoved else "")
+)
 
 # %% [markdown]
 # ## Why lost, why gained

@@ -18,8 +18,8 @@
 # and for the rest, which rule stops them — and through which channels do they arrive?
 #
 # We simulate the shipped `typical-cloud` scenario (forms, calls, mail, open lines, REST apps,
-# imports, robots, a month with a lapsed licence and a plan downgrade), load the decision ledger
-# as a frame and break it down.
+# imports, robots, six days of lapsed licence and a day and a half on the Basic plan, over a
+# month), load the decision ledger as a frame and break it down.
 
 # %%
 import os
@@ -31,11 +31,12 @@ import pandas as pd
 
 from domain.stores import parse_store
 from projections.frames import decisions_frame
+from simulations.reports import decisions_by_channel, exclusion_matrix
 from simulations.scenario import load
 from simulations.simulate import simulate
 
 SEED = 7
-EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
+LINES = int(os.environ.get("AUTOSTART_NOTEBOOK_LINES", "20000"))
 
 # %% [markdown]
 # ## Simulate a month of traffic
@@ -45,7 +46,7 @@ EVENTS = int(os.environ.get("AUTOSTART_NOTEBOOK_EVENTS", "20000"))
 # %%
 scratch = tempfile.TemporaryDirectory()
 store = str(Path(scratch.name) / "typical-cloud.db")
-result = simulate(load("typical-cloud"), parse_store(store), events=EVENTS, seed=SEED)
+result = simulate(load("typical-cloud"), parse_store(store), events=LINES, seed=SEED)
 print(f"{result.replay.lines} traffic lines, {result.summary['decisions']} decisions")
 print(f"violations: {len(result.violations)}")
 
@@ -76,11 +77,7 @@ by_channel = by_channel[by_channel.sum(axis=1) > 0]
 by_channel
 
 # %%
-fig, ax = plt.subplots(figsize=(9, 5))
-by_channel.plot.barh(stacked=True, ax=ax)
-ax.set_xlabel("decisions")
-ax.set_title("Decisions by channel and outcome (typical cloud portal)")
-fig.tight_layout()
+fig = decisions_by_channel(decisions)  # the report's colours: red is rejected, grey skipped
 
 # %% [markdown]
 # ## Why not?
@@ -110,17 +107,7 @@ matrix = matrix.loc[matrix.sum(axis=1) > 0, matrix.sum(axis=0) > 0]
 matrix
 
 # %%
-fig, ax = plt.subplots(figsize=(11, 6))
-image = ax.imshow(matrix.to_numpy(), cmap="Blues", aspect="auto")
-ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right")
-ax.set_yticks(range(len(matrix.index)), matrix.index)
-for row, counts in enumerate(matrix.to_numpy()):
-    for column, count in enumerate(counts):
-        if count:
-            ax.text(column, row, int(count), ha="center", va="center", fontsize=7)
-fig.colorbar(image, ax=ax, label="decisions")
-ax.set_title("Exclusion matrix: channel × reason")
-fig.tight_layout()
+fig = exclusion_matrix(decisions)  # log colour scale: a handful and thousands both show
 
 # %% [markdown]
 # ## Check

@@ -74,7 +74,7 @@ def explain(db: ReadDatabase, query: Query) -> dict[str, Any]:
     by_revision: dict[int, list[dict[str, Any]]] = {}
     for decision in decisions:
         by_revision.setdefault(decision["revision"], []).append(
-            _decision(db, decision, processes, configs)
+            _decision(db, decision, processes, configs, query.until)
         )
     # A halt lies on the element's chain when the element is its root or any step of it: all
     # of them changed on the halt's (root's) line.
@@ -140,6 +140,7 @@ def _decision(
     row: dict[str, Any],
     processes: dict[str, dict[str, Any]],
     configs: dict[tuple[int, int], dict[str, Any]],
+    until: datetime | None,
 ) -> dict[str, Any]:
     process = processes.get(row["process"]) if row["process"] else None
     made = []
@@ -150,6 +151,7 @@ def _decision(
                 "SELECT element, revision, op, at FROM changes WHERE cause = ? ORDER BY id",
                 (row["process"],),
             )
+            if until is None or datetime.fromisoformat(c["at"]) <= until
         ]
     return {
         "template": row["template"],
@@ -157,16 +159,35 @@ def _decision(
         "outcome": row["outcome"],
         "reason": row["reason"],
         "process": row["process"],
-        "process_status": None
-        if process is None
-        else {
-            key: process[key]
-            for key in ("status", "queued_at", "started_at", "ends_at", "ended_at", "end_reason")
-        },
+        "process_status": None if process is None else status_as_of(process, until),
         "checks": explain_checks(json.loads(row["checks"])),
         "template_config": configs.get((row["template"], row["template_version"])),
         "cascade": {"line": row["line"], "depth": row["depth"], "changes_made": made},
     }
+
+
+def status_as_of(process: dict[str, Any], until: datetime | None) -> dict[str, Any]:
+    """The process's status as it stood at `until` (now when None): later steps left out."""
+    status = {
+        key: process[key]
+        for key in ("status", "queued_at", "started_at", "ends_at", "ended_at", "end_reason")
+    }
+    if until is None:
+        return status
+
+    def by_then(key: str) -> bool:
+        return status[key] is not None and datetime.fromisoformat(status[key]) <= until
+
+    if by_then("ended_at"):
+        return status
+    status["ended_at"] = status["end_reason"] = None
+    if by_then("started_at"):
+        status["status"] = "running"
+        return status
+    status["started_at"] = status["ends_at"] = None
+    if by_then("queued_at"):
+        status["status"] = "queued"
+    return status
 
 
 def _configs(

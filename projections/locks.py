@@ -3,19 +3,20 @@
 A replay takes the store's lock exclusively for its whole run; folding the read models takes it
 shared, a page at a time, and never waits: while a replay writes, the ledger stays as it was
 after the last complete replay. The lock goes with its holder: a killed replay leaves none
-behind. On a SQLite file the lock is `flock` on the file itself (SQLite's own locks are POSIX
-record locks, which `flock` does not touch); on PostgreSQL a session advisory lock of the
-database; an in-memory store lives in one process and needs none.
+behind. On a SQLite file the lock is `portalocker`'s on the file itself: `flock` on Linux and
+macOS (SQLite's own locks are POSIX record locks, which `flock` does not touch), the system's
+file locks on Windows; on PostgreSQL a session advisory lock of the database; an in-memory store
+lives in one process and needs none.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
+
+import portalocker
 
 from domain.stores import StoreAddress
 from projections.database import connect_postgres
@@ -24,7 +25,7 @@ from projections.database import connect_postgres
 ADVISORY_KEY = 0x6175746F73747274
 WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.05
-FLOCK = {"exclusive": fcntl.LOCK_EX, "shared": fcntl.LOCK_SH}
+FLAGS = {"exclusive": portalocker.LockFlags.EXCLUSIVE, "shared": portalocker.LockFlags.SHARED}
 PG_TRY = {"exclusive": "pg_try_advisory_lock", "shared": "pg_try_advisory_lock_shared"}
 PG_UNLOCK = {"exclusive": "pg_advisory_unlock", "shared": "pg_advisory_unlock_shared"}
 
@@ -38,11 +39,11 @@ class StoreLock:
 
     def __init__(self, store: StoreAddress) -> None:
         self.store = store
-        self._fd: int | None = None
+        self._file: IO[bytes] | None = None
         self._pg: Any = None
         self._held: str | None = None
         if store.kind == "sqlite" and store.path is not None:
-            self._fd = os.open(store.path, os.O_RDONLY)
+            self._file = store.path.open("rb")
         elif store.kind == "postgres":
             self._pg = connect_postgres(store, autocommit=True)
 
@@ -55,27 +56,27 @@ class StoreLock:
     def release(self) -> None:
         if self._held is None:
             return
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._file is not None:
+            portalocker.unlock(self._file)
         elif self._pg is not None:
             self._pg.execute(f"SELECT {PG_UNLOCK[self._held]}(%s)", (ADVISORY_KEY,))
         self._held = None
 
     def close(self) -> None:
         self.release()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         if self._pg is not None:
             self._pg.close()
             self._pg = None
 
     def _try(self, mode: str) -> bool:
         self.release()
-        if self._fd is not None:
+        if self._file is not None:
             try:
-                fcntl.flock(self._fd, FLOCK[mode] | fcntl.LOCK_NB)
-            except BlockingIOError:
+                portalocker.lock(self._file, FLAGS[mode] | portalocker.LockFlags.NON_BLOCKING)
+            except portalocker.AlreadyLocked:
                 return False
         elif self._pg is not None:
             row = self._pg.execute(f"SELECT {PG_TRY[mode]}(%s)", (ADVISORY_KEY,)).fetchone()

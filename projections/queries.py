@@ -51,6 +51,7 @@ class Filters:
     channel: str | None = None
     outcome: str | None = None
     reason: str | None = None
+    status: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -64,6 +65,8 @@ class Filters:
         }
         if not process_table:
             equal |= {"channel": self.channel, "outcome": self.outcome, "reason": self.reason}
+        else:
+            equal["status"] = self.status
         for column, value in equal.items():
             if value is not None:
                 clauses.append(f"{column} = ?")

@@ -44,18 +44,30 @@ def _dump(line: dict[str, Any]) -> str:
 
 
 def generate(
-    scenario: Scenario, *, events: int | None = None, seed: int | None = None
+    scenario: Scenario,
+    *,
+    events: int | None = None,
+    seed: int | None = None,
+    start: datetime | None = None,
+    last_ids: dict[str, int] | None = None,
 ) -> Iterator[str]:
-    """Streams the scenario's traffic: set-up lines first, then `events` timed lines."""
+    """Streams the scenario's traffic: set-up lines first, then `events` timed lines.
+
+    `events` counts traffic lines (the scenario's `lines` by default); they fill the scenario's
+    stated span. To continue a store, `start` after its clock and `last_ids` (the largest id
+    of each document type it used) make the new lines follow the old ones.
+    """
     model = scenario.traffic
     rng = random.Random(scenario.seed if seed is None else seed)
-    total = model.events if events is None else events
-    state = _State(at=model.start)
+    total = model.lines if events is None else events
+    mean_gap_s = model.mean_gap_for(total)
+    state = _State(at=model.start if start is None else start)
     stride = dict.fromkeys(scenario.created_by_actions(), ACTION_ID_STRIDE)
+    for name, last in (last_ids or {}).items():
+        state.next_id[name] = last // stride.get(name, 1)
     for line in scenario.setup:
         _remember_settings(state, line)
         yield _dump(line)
-    end = model.start + timedelta(days=model.span_days) if model.span_days else None
     timeline = list(scenario.timeline)
     emitted = 0
     while emitted < total:
@@ -63,9 +75,7 @@ def generate(
             line = {**timeline.pop(0).line, "at": state.at.isoformat()}
             _remember_settings(state, line)
             yield _dump(line)
-        state.at += timedelta(seconds=rng.expovariate(1 / model.mean_gap_s))
-        if end is not None and state.at > end:
-            return
+        state.at += timedelta(seconds=rng.expovariate(1 / mean_gap_s))
         for line in _next_lines(model, state, rng, stride, emitted):
             yield _dump(line)
             emitted += 1

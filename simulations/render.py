@@ -8,6 +8,12 @@ from typing import Any
 PASS, DECIDING, ALSO_FAILING = "pass", "FAIL", "fail"
 
 
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """`1 line`, `2 lines`, `1,000 processes`: a count with its noun agreeing."""
+    noun = singular if count == 1 else (plural or singular + "s")
+    return f"{count:,} {noun}"
+
+
 def _values(values: dict[str, Any]) -> str:
     return ", ".join(f"{key}={_value(value)}" for key, value in values.items())
 
@@ -55,9 +61,8 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
     if config:
         lines.append(
             f"{indent}  configuration v{config['version']}: auto_execute={config['auto_execute']}"
-            f", active={_value(config['active'])}, duration={config['duration']}s"
-            f", last changed by {config['changed_by'] or '(no actor given)'}"
-            f" at {config['changed_at'] or '(before the first timed line)'}"
+            f", active={_value(config['active'])}, duration={config['duration']}s, "
+            + _configured(config)
         )
     lines.extend(render_checks(decision["checks"], indent + "  "))
     made = decision.get("cascade", {}).get("changes_made", [])
@@ -84,6 +89,15 @@ def _portal(verdict: dict[str, Any] | None, indent: str) -> list[str]:
     return lines
 
 
+def _configured(config: dict[str, Any]) -> str:
+    """When and by whom the configuration was set, saying plainly what the traffic left out."""
+    when, who = config["changed_at"], config["changed_by"]
+    unnamed = " (its line names no actor)"
+    if when:
+        return f"last changed by {who} at {when}" if who else f"last changed at {when}{unnamed}"
+    return "set before the first timed line" + (f" by {who}" if who else unnamed)
+
+
 def _status(status: dict[str, Any]) -> str:
     text = str(status["status"])
     if status.get("queued_at"):
@@ -105,7 +119,8 @@ def render_explanation(explanation: dict[str, Any]) -> str:
         scope.append(f"up to {explanation['until']}")
     if explanation.get("template") is not None:
         scope.append(f"template {explanation['template']} only")
-    lines = [title + (f", {'; '.join(scope)}" if scope else "") + f": {len(changes)} changes"]
+    count = counted(len(changes), "change")
+    lines = [title + (f", {'; '.join(scope)}" if scope else "") + f": {count}"]
     for change in changes:
         lines.append("")
         who = f" by {change['actor']}" if change["actor"] else ""

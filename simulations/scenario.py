@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ class ScenarioError(ValueError):
 class TrafficModel:
     """How the portal's documents are added and changed over time. Shares are 0..1."""
 
-    events: int = 10_000
+    lines: int = 10_000
+    # A stated span: however many lines are asked for, they fill it (the mean gap follows).
     span_days: float | None = None
     start: datetime = DEFAULT_START
     mean_gap_s: float = 30.0
@@ -43,6 +44,21 @@ class TrafficModel:
     import_batch_size: int = 10
     import_document_types: list[str] = field(default_factory=list)
     recent_elements: int = 1000
+
+    def mean_gap_for(self, lines: int) -> float:
+        """Seconds between steps, so that `lines` fill the stated span (or `mean_gap_s`)."""
+        if self.span_days is None:
+            return self.mean_gap_s
+        bursts = self.change_share * self.burst_share * (self.burst_size - 1)
+        steps = lines / (1 + bursts)
+        gap = self.span_days * 86_400 / steps - bursts * self.burst_gap_s
+        return max(gap, 0.001)
+
+    def span_for(self, lines: int) -> timedelta:
+        """About how long `lines` of this traffic last."""
+        bursts = self.change_share * self.burst_share * (self.burst_size - 1)
+        steps = lines / (1 + bursts)
+        return timedelta(seconds=steps * (self.mean_gap_for(lines) + bursts * self.burst_gap_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +199,21 @@ _NUMBERS = {
     "import_every_events": (int, 0, None),
     "import_batch_size": (int, 1, None),
     "recent_elements": (int, 1, None),
-    "events": (int, 1, None),
-    "span_days": (float, 0.0, None),
+    "lines": (int, 1, None),
+    "span_days": (float, 0.001, None),
 }
 
 
 def _traffic(data: dict[str, Any], where: str) -> TrafficModel:
     allowed = {*_NUMBERS, "start", "document_types", "create_channels", "change_channels",
                "import_document_types"}  # fmt: skip
+    if "events" in data and "lines" not in data:
+        # The key's old name: it always counted traffic lines.
+        data = {("lines" if key == "events" else key): value for key, value in data.items()}
     _known_keys(data, allowed, where, "traffic.")
+    if "span_days" in data and "mean_gap_s" in data:
+        raise _fail(where, "traffic.mean_gap_s", "no mean gap where span_days is given "
+                    "(the lines fill the span)")  # fmt: skip
     values: dict[str, Any] = {}
     for key, (kind, low, high) in _NUMBERS.items():
         if key not in data:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
 
 from domain.starter import MAX_CASCADE_DEPTH
@@ -18,18 +19,27 @@ from simulations.replay import ReplaySummary, open_store, replay
 from simulations.scenario import Scenario
 
 
+class StoreNotNewError(Exception):
+    """simulate was asked for a new store, and the store already holds events."""
+
+
+class StartTooEarlyError(Exception):
+    """The traffic was asked to start before the store's clock: times never decrease."""
+
+
 @dataclass(frozen=True, slots=True)
 class SimulationResult:
     scenario: str
     replay: ReplaySummary
     summary: dict[str, Any]
     violations: list[Violation]
+    unused_settings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
             "lines": self.replay.lines,
-            "events": self.replay.events,
+            "stored_events": self.replay.events,
             "warnings": self.replay.warnings,
             **self.summary,
             "violations": [v.as_dict() for v in self.violations],
@@ -45,20 +55,44 @@ def simulate(
     faults: frozenset[str] = frozenset(),
     settings: Sequence[Override] = (),
     max_depth: int = MAX_CASCADE_DEPTH,
+    start: datetime | None = None,
+    new_store: bool = False,
     on_warning: Callable[[str], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
+    on_phase: Callable[[str], None] = lambda _: None,
     deliver: Callable[[IO[str]], None] = lambda _: None,
 ) -> SimulationResult:
     """Streams the generated traffic straight into the replay (nothing held in memory).
 
-    `settings` hold for the whole run, as `whatif` applies them (e.g. portal.limit_policy).
+    `events` counts traffic lines. `settings` hold for the whole run, as `whatif` applies them
+    (e.g. portal.limit_policy). A store that already holds events is continued: the traffic
+    starts at its clock (or `start`, not before it) with ids after the ones it used; with
+    `new_store` such a store is refused (StoreNotNewError). `on_phase` hears "replay",
+    "project" and "check" as each begins.
     """
-    lines = generate(scenario, events=events, seed=seed)
-    if settings:
-        lines = ChangedTraffic(settings).lines(lines)
     app = open_store(store)
-    db = ReadDatabase(store)
+    db: ReadDatabase | None = None
     try:
+        simulation = app.simulation()
+        if new_store and app.position() > 0:
+            raise StoreNotNewError(f"{store.describe()} already holds a simulation")
+        clock = simulation.clock
+        if start is not None and clock is not None and start < clock:
+            raise StartTooEarlyError(
+                f"the store's clock is at {clock.isoformat()}: start at or after it"
+            )
+        lines = generate(
+            scenario,
+            events=events,
+            seed=seed,
+            start=start if start is not None else clock,
+            last_ids=simulation.last_ids,
+        )
+        changed = ChangedTraffic(settings) if settings else None
+        if changed is not None:
+            lines = changed.lines(lines)
+        db = ReadDatabase(store)
+        on_phase("replay")
         result = replay(
             app,
             lines,
@@ -69,10 +103,14 @@ def simulate(
             on_progress=on_progress,
             faults=faults,
         )
-        catch_up(app, db)
-        return SimulationResult(
-            scenario.name, result, summarize(db), check_store(db, max_depth=max_depth)
-        )
+        on_phase("project")
+        catch_up(app, db, on_progress=on_progress)
+        on_phase("check")
+        summary = summarize(db)
+        violations = check_store(db, max_depth=max_depth)
+        unused = changed.unused() if changed is not None else ()
+        return SimulationResult(scenario.name, result, summary, violations, unused)
     finally:
-        db.close()
+        if db is not None:
+            db.close()
         app.close()

@@ -324,8 +324,11 @@ def parse_line(text: str, number: int) -> Command | None:
     try:
         raw = _DECODER.decode(text)
     except json.JSONDecodeError as error:
+        # Past the end of the line (a missing closing brace) is where the line broke, not
+        # column 1 of the newline after it.
+        column = min(error.pos, len(text.rstrip("\r\n"))) + 1
         raise BadLineError(
-            number, None, f"a JSON object ({error.msg} at column {error.colno})"
+            number, None, f"a JSON object ({error.msg} at column {column})"
         ) from None
     except RecursionError:
         raise BadLineError(number, None, "a JSON object nested less deeply") from None

@@ -143,17 +143,22 @@ def test_the_checker_finds_the_same_on_postgresql_as_on_sqlite(
 # The command line.
 
 
-def test_faults_lists_every_fault_one_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_faults_lists_every_fault_one_a_line_with_what_it_breaks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code = main(["faults"])
 
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert code == 0
-    assert capsys.readouterr().out.splitlines() == list(FAULTS)
+    assert [row[0] for row in rows] == list(FAULTS)
+    assert [row[1] for row in rows] == [fault.description for fault in FAULTS.values()]
+    assert all(len(row[1]) > 15 for row in rows)
 
 
 def test_simulate_with_a_planted_fault_exits_1_and_names_the_law(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = ["simulate", "heavy-import", "--store", "memory:", "--events", "100"]
+    args = ["simulate", "heavy-import", "--store", "memory:", "--lines", "100"]
 
     code = main([*args, "--fault", "imports-start"])
 
@@ -165,7 +170,7 @@ def test_simulate_with_a_planted_fault_exits_1_and_names_the_law(
 
 def test_check_on_a_clean_store_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "clean.db")
-    assert main(["simulate", "typical-cloud", "--store", store, "--events", "300"]) == 0
+    assert main(["simulate", "typical-cloud", "--store", store, "--lines", "300"]) == 0
     capsys.readouterr()
 
     code = main(["check", "--store", store, "--json"])

@@ -40,7 +40,7 @@ assert web.__file__.startswith(sys.argv[1]), web.__file__
 pages = jinja2.Environment(loader=jinja2.PackageLoader("web", "templates"))
 assert len([pages.get_template(name) for name in pages.list_templates()]) >= 7
 print(json.dumps(sorted(shipped())))
-sys.exit(main(["simulate", "typical-cloud", "--events", "200", "--store", "memory:", "--json"]))
+sys.exit(main(["simulate", "typical-cloud", "--lines", "200", "--store", "memory:", "--json"]))
 """
 
 

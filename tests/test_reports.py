@@ -158,9 +158,10 @@ def test_summary_numbers_equal_the_ledger_counts(
     by_status = table(section(summary, "Processes by status"))
     assert {s: n for s, n in by_status.items() if n and s != "total"} == statuses
     assert by_status["total"] == sum(statuses.values())
-    assert f"{decisions} decisions, {sum(statuses.values())} processes" in summary
+    assert f"{decisions:,} decisions, {sum(statuses.values()):,} processes" in summary
     queues = section(summary, "Queues")
-    assert (f"{queued} processes waited" in queues) if queued else ("No process" in queues)
+    waited = f"{queued:,} process{'es' if queued != 1 else ''} waited"
+    assert (waited in queues) if queued else ("No process" in queues)
     assert table(section(summary, "Cascades")) == {
         "deepest depth": count(simulated, "SELECT MAX(depth) FROM decisions"),
         "process-made decisions": count(

@@ -44,8 +44,8 @@ def test_the_four_scenarios_ship_with_the_package_and_are_listed() -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_generate_is_reproducible_byte_for_byte(name: str) -> None:
     # Two processes with different string hashing: no set or dict order leaks into the output.
-    first = autostart("generate", name, "--events", "300", hash_seed=0)
-    second = autostart("generate", name, "--events", "300", hash_seed=1)
+    first = autostart("generate", name, "--lines", "300", hash_seed=0)
+    second = autostart("generate", name, "--lines", "300", hash_seed=1)
 
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
@@ -54,7 +54,7 @@ def test_generate_is_reproducible_byte_for_byte(name: str) -> None:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_simulate_gives_the_same_summary_in_every_process(name: str) -> None:
-    args = ("simulate", name, "--events", "300", "--store", "memory:", "--json")
+    args = ("simulate", name, "--lines", "300", "--store", "memory:", "--json")
 
     first, second = autostart(*args, hash_seed=0), autostart(*args, hash_seed=1)
 
@@ -76,8 +76,8 @@ def test_a_scenario_is_usable_by_path(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(shipped()["heavy-import"].read_text())
 
-    by_path = autostart("generate", str(path), "--events", "50")
-    by_name = autostart("generate", "heavy-import", "--events", "50")
+    by_path = autostart("generate", str(path), "--lines", "50")
+    by_name = autostart("generate", "heavy-import", "--lines", "50")
 
     assert by_path.stdout == by_name.stdout
 
@@ -144,9 +144,9 @@ def test_the_loop_prone_scenario_reports_its_runaway_and_ends() -> None:
 
 def test_simulate_refuses_to_overwrite_an_existing_store(tmp_path: Path) -> None:
     store = tmp_path / "autostart.db"
-    first = autostart("simulate", "heavy-import", "--events", "100", cwd=tmp_path)
+    first = autostart("simulate", "heavy-import", "--lines", "100", cwd=tmp_path)
 
-    again = autostart("simulate", "heavy-import", "--events", "100", cwd=tmp_path)
+    again = autostart("simulate", "heavy-import", "--lines", "100", cwd=tmp_path)
 
     assert first.returncode == 0, first.stderr
     assert store.exists()

@@ -40,7 +40,7 @@ TOTALS = ("gained", "lost", "outcome_changed", "reason_changed", "only_recorded"
 @pytest.fixture(scope="module")
 def traffics() -> dict[str, list[str]]:
     generated = subprocess.run(
-        [sys.executable, "-m", "simulations.cli", "generate", "typical-cloud", "--events", "2000"],
+        [sys.executable, "-m", "simulations.cli", "generate", "typical-cloud", "--lines", "2000"],
         capture_output=True,
         text=True,
         check=True,

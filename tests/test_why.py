@@ -229,7 +229,7 @@ def test_why_at_a_time_before_a_reconfiguration_shows_version_1_and_after_it_ver
     assert {d["template_config"]["version"] for d in decisions(before)} == {1}
     assert {d["template_config"]["duration"] for d in decisions(before)} == {3600}
     assert "configuration v2" not in before_text
-    assert "duration=3600s, last changed by admin_1" in before_text
+    assert "duration=3600s, set before the first timed line by admin_1" in before_text
     latest = decisions(after)[-1]
     assert [c["revision"] for c in after["changes"]] == [1, 2, 3]
     assert (latest["template_version"], latest["template_config"]["duration"]) == (2, 60)

@@ -6,8 +6,10 @@ import base64
 import binascii
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:  # the command line imports this module without the [web] extra
+    from aiohttp import web
 
 
 @dataclass(frozen=True, slots=True)

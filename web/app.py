@@ -21,6 +21,7 @@ from projections.database import ReadDatabase
 from projections.explain import Query, UnknownElementError, explain, nearest
 from projections.queries import DECISION_COLUMNS, decision_rows
 from projections.runner import catch_up
+from simulations.cli.common import UsageError, require_extra
 from simulations.cli.export import write_rows
 from simulations.render import ALSO_FAILING, DECIDING, PASS, value_text
 from simulations.replay import open_store
@@ -310,6 +311,11 @@ async def download(request: web.Request) -> web.StreamResponse:
     """Every decision the filters select (all pages), streamed from a spooled file."""
     filters = as_of(parse_filters(request.query), _at(request))
     fmt = request.match_info["format"]
+    if fmt == "parquet":
+        try:
+            require_extra("parquet", "pyarrow")
+        except UsageError as error:
+            raise BadFilterError(str(error)) from None
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",

@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulations.cli.common import EXIT_OK, UsageError, add_store_option, say, store_address
+from simulations.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_store_option,
+    require_extra,
+    say,
+    store_address,
+)
 from web.access import Access
 
 TOKEN_ENV = "AUTOSTART_WEB_TOKEN"
@@ -62,6 +69,7 @@ def access(args: argparse.Namespace) -> Access:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    require_extra("web", "aiohttp", "jinja2")
     from aiohttp import web  # noqa: PLC0415 - only the server needs it
 
     from web.app import web_app  # noqa: PLC0415 - Jinja2 and aiohttp load only to serve

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from portal.cli.pull import WEBHOOK_VARIABLE
 from portal.collector.payload import EVENTS
 from portal.webhook import Webhook, WebhookError
-from simulations.cli.common import EXIT_OK, UsageError
+from simulations.cli.common import EXIT_OK, UsageError, require_extra
 
 if TYPE_CHECKING:
     from portal.client import PortalClient
@@ -72,6 +72,7 @@ def register(group: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> PortalClient:
+    require_extra("portal", "aiohttp", "fast_bitrix24")
     from portal.client import PortalClient  # noqa: PLC0415
 
     return PortalClient(webhook(args.webhook or os.environ.get(WEBHOOK_VARIABLE, "")))

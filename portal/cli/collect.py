@@ -15,12 +15,13 @@ from domain.stores import StoreAddress, StoreAddressError, parse_store
 from portal.cli import bindings
 from portal.cli.pull import WEBHOOK_VARIABLE
 from portal.collector.logs import FORMATS, collector_logger, log
-from portal.collector.service import DEFAULT_MAX_BODY_BYTES, Poller, Settings, collector_app
+from portal.collector.payload import DEFAULT_MAX_BODY_BYTES
 from portal.collector.store import CollectorApplication, StoreWriter
-from simulations.cli.common import EXIT_OK, UsageError, parse_time
+from simulations.cli.common import EXIT_OK, UsageError, parse_time, require_extra
 
 if TYPE_CHECKING:
     from portal.collector.metrics import Metrics
+    from portal.collector.service import Poller
     from portal.webhook import Webhook
 
 DEFAULT_DELAYS_S = (2.0, 30.0)
@@ -159,7 +160,11 @@ def _listen(text: str | None) -> tuple[str, int]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web  # noqa: PLC0415 - only the service needs the HTTP server
+    require_extra("portal", "aiohttp", "fast_bitrix24")
+    # aiohttp loads only here: every other command would pay to import it.
+    from aiohttp import web  # noqa: PLC0415
+
+    from portal.collector.service import Settings, collector_app  # noqa: PLC0415
 
     host, port = _listen(args.listen)
     store = _store(args)

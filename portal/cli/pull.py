@@ -13,7 +13,7 @@ from portal.snapshot import FORMAT
 from portal.targets import parse_types, type_name
 from portal.webhook import Webhook, WebhookError
 from portal.writer import FolderError, SnapshotFolder
-from simulations.cli.common import EXIT_OK, UsageError, parse_time, say
+from simulations.cli.common import EXIT_OK, UsageError, parse_time, require_extra, say
 
 if TYPE_CHECKING:
     from portal.pull import Pull
@@ -22,6 +22,7 @@ WEBHOOK_VARIABLE = "AUTOSTART_WEBHOOK"
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
+    require_extra("portal", "aiohttp", "fast_bitrix24")
     # aiohttp and the client library load only here: every other command would pay to import them.
     from portal.client import PortalClient, PortalError, Retry  # noqa: PLC0415
     from portal.pull import Pull  # noqa: PLC0415

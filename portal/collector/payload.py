@@ -15,6 +15,8 @@ from uuid import UUID
 
 from domain.ids import stream_id
 
+DEFAULT_MAX_BODY_BYTES = 64 * 1024  # a delivery is a few hundred bytes; refuse what is not one
+
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100
 # Decoded keys kept, bounded: a sender making up keys cannot grow it.

@@ -15,11 +15,10 @@ from aiohttp import web
 from portal.collector.deliveries import CollectedDelivery
 from portal.collector.logs import log
 from portal.collector.metrics import Metrics
-from portal.collector.payload import DeliveryError, parse_delivery
+from portal.collector.payload import DEFAULT_MAX_BODY_BYTES, DeliveryError, parse_delivery
 from portal.collector.store import CollectorApplication, StoreWriter
 
 EVENTS_PATH = "/bitrix/events"
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
 REASONS = ("too_large", "not_form", "malformed", "token", "unknown_event", "no_id", "bad_ts")
 
 

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 from portal import cli as portal
 from portal.cli import collect
 from projections.locks import StoreBusyError
-from simulations.cli import audit, export, replay, report, simulate, whatif
+from simulations.cli import audit, export, notebooks, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError
 from web import cli as web
@@ -26,7 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"autostart {_version()}")
     _add_global_options(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (replay, audit, export, simulate, whatif, report, portal, collect, web):
+    for module in (
+        replay,
+        audit,
+        export,
+        simulate,
+        whatif,
+        report,
+        notebooks,
+        portal,
+        collect,
+        web,
+    ):
         module.register(commands)
     for command in _commands(parser):
         # SUPPRESS: given before the command's name, the option is not reset after it.
@@ -64,7 +75,12 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The command's own usage, not the list of commands: the mistake is in its arguments.
+        command = next(c for c in _commands(parser) if c.prog == f"{parser.prog} {args.command}")
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code: int = args.run(args)
     except (UsageError, StoreUnavailableError, StoreBusyError) as error:

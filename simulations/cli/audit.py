@@ -25,7 +25,7 @@ from simulations.cli.common import (
     store_address,
 )
 from simulations.dryrun import dry_run
-from simulations.render import render_checks
+from simulations.render import counted, render_checks
 from simulations.render import render_explanation as render
 from simulations.replay import open_store
 from simulations.traffic import BadLineError
@@ -88,6 +88,7 @@ def cmd_check_one(args: argparse.Namespace) -> int:
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) != 1:
         raise UsageError(f"expected exactly one traffic line, got {len(lines)}")
+    _refuse_settings_line(lines[0])
     app = open_store(store)
     try:
         result = dry_run(app, lines[0])
@@ -104,9 +105,29 @@ def cmd_check_one(args: argparse.Namespace) -> int:
             print(json.dumps(decision))
         return EXIT_OK
     if not decisions:
-        print("no decision: no template of that document type, or not an add or change")
+        print("no decision: no template of that document type, or a delete")
     print("\n\n".join(_render_dry(decision) for decision in decisions))
     return EXIT_OK
+
+
+SETTINGS_OPS = {
+    "portal": "the portal's settings",
+    "container": "a list's or storage's switch",
+    "template": "a template's configuration",
+}
+
+
+def _refuse_settings_line(text: str) -> None:
+    """A settings line decides nothing by itself: say what it would change and where to look."""
+    try:
+        op = json.loads(text).get("op")
+    except (ValueError, AttributeError):
+        return  # not a JSON object: the dry run says what is wrong with it
+    if op in SETTINGS_OPS:
+        raise UsageError(
+            f"a {op} line decides nothing: it changes {SETTINGS_OPS[op]} for the lines after "
+            f"it. To see what it would change, replay traffic with it (whatif TRAFFIC --set ...)"
+        )
 
 
 def _render_dry(decision: dict[str, Any]) -> str:
@@ -134,7 +155,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         db.close()
         app.close()
     end_progress()
-    say(f"{'rebuilt from' if args.rebuild else 'caught up with'} {folded} events")
+    say(f"{'rebuilt from' if args.rebuild else 'caught up with'} {counted(folded, 'stored event')}")
     return EXIT_OK
 
 

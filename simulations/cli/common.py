@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from domain.starter import MAX_CASCADE_DEPTH
 from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store
@@ -21,6 +22,20 @@ EXIT_BUG, EXIT_INTERRUPTED = 3, 130
 
 class UsageError(Exception):
     """A command-line mistake: reported in one line, exit status 2."""
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Refuses (exit 2) when a module that the extra `extra` installs is missing."""
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UsageError(
+                f"this needs the [{extra}] extra ({module} is not installed): "
+                f"pip install 'autostart-audit[{extra}]', or '.[{extra}]' in a clone"
+            )
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +75,8 @@ def store_address(args: argparse.Namespace, *, must_exist: bool = False) -> Stor
         store = parse_store(args.store)
     except StoreAddressError as error:
         raise UsageError(f"--store {args.store!r}: {error}") from None
+    if store.kind == "postgres":
+        require_extra("postgres", "psycopg", "psycopg_pool")
     if must_exist and store.path is not None and not store.path.is_file():
         raise UsageError(f"--store {args.store!r}: no store there (replay traffic into it first)")
     return store
@@ -97,9 +114,91 @@ def progress(label: str, unit: str = "lines") -> Callable[[int], None]:
     return show
 
 
+class Phases:
+    """A long command's phases on stderr: a live counter on a terminal, else one line each.
+
+    Each phase ends with one line saying what it did and how long it took (`quiet` silences
+    them); on a terminal a counter also runs while it works.
+    """
+
+    UNITS: ClassVar[dict[str, str]] = {
+        "replay": "traffic lines",
+        "project": "stored events",
+        "check": "",
+    }
+
+    def __init__(self, label: str, *, quiet: bool = False) -> None:
+        self.label = label
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
+        self.phase: str | None = None
+        self.count = 0
+        self.began = 0.0
+        self.shown = 0.0
+
+    def start(self, phase: str) -> None:
+        self.finish()
+        self.phase, self.count, self.began = phase, 0, time.monotonic()
+
+    def tick(self, count: int) -> None:
+        self.count = count
+        now = time.monotonic()
+        if not self.live or now - self.shown < 0.2:
+            return
+        self.shown = now
+        rate = count / max(now - self.began, 1e-9)
+        unit = self.UNITS.get(self.phase or "", "")
+        sys.stderr.write(f"\r{self.label}: {self.phase} {count:,} {unit}, {rate:,.0f}/s ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.phase is None:
+            return
+        seconds = time.monotonic() - self.began
+        unit = self.UNITS.get(self.phase, "")
+        done = f" {self.count:,} {unit}" if unit else ""
+        if not self.quiet:
+            clear = "\r\033[K" if self.live else ""
+            sys.stderr.write(f"{clear}{self.label}: {self.phase}{done} in {seconds:.1f} s\n")
+            sys.stderr.flush()
+        self.phase = None
+
+    def abandon(self) -> None:
+        if self.live and self.phase is not None:
+            sys.stderr.write("\n")
+        self.phase = None
+
+
 def end_progress() -> None:
     if sys.stderr.isatty():
         sys.stderr.write("\n")
+
+
+def count_option(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (a count of lines, say)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def add_lines_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--lines N`, and the old `--events N` (hidden, says on stderr that it is deprecated)."""
+    parser.add_argument("--lines", type=count_option, metavar="N", help=help_text)
+    parser.add_argument("--events", type=count_option, help=argparse.SUPPRESS)
+
+
+def lines_option(args: argparse.Namespace) -> int | None:
+    """The count of traffic lines asked for, through `--lines` or the deprecated `--events`."""
+    if args.events is None:
+        return args.lines  # type: ignore[no-any-return]
+    if args.lines is not None:
+        raise UsageError("give --lines only (--events is its old, deprecated name)")
+    say("note: --events is deprecated and will go: it counts traffic lines, say --lines")
+    return args.events  # type: ignore[no-any-return]
 
 
 def say(message: str) -> None:

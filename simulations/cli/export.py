@@ -6,10 +6,11 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any
 
+from domain.vocabulary import ALL_CHANNELS, Outcome, Reason, element_name, is_document_type
 from projections.queries import (
     DECISION_COLUMNS,
     PROCESS_COLUMNS,
@@ -24,6 +25,7 @@ from simulations.cli.common import (
     add_store_option,
     output_file,
     parse_time,
+    require_extra,
     say,
     store_address,
 )
@@ -31,17 +33,68 @@ from simulations.cli.common import (
 CHUNK = 10_000
 
 
-def _filters(args: argparse.Namespace) -> Filters:
+PROCESS_STATUSES = ("queued", "starting", "running", "completed", "dropped", "terminated")
+PROCESS_OUTCOMES = ("started", "queued")
+
+
+def _filters(args: argparse.Namespace, kind: str) -> Filters:
+    outcomes = PROCESS_OUTCOMES if kind == "processes" else tuple(o.value for o in Outcome)
     return Filters(
-        element=args.element,
-        document_type=args.document_type,
+        element=_element(args.element),
+        document_type=_document_type(args.document_type),
         template=args.template,
-        channel=args.channel,
-        outcome=args.outcome,
-        reason=args.reason,
+        channel=_one_of("--channel", args.channel, sorted(ALL_CHANNELS), "lower case"),
+        outcome=_outcome(args.outcome, outcomes, kind),
+        reason=_one_of("--reason", args.reason, [r.value for r in Reason], "capitals"),
+        status=_one_of("--status", getattr(args, "status", None), PROCESS_STATUSES, "lower case"),
         since=parse_time(args.since, "--since") if args.since else None,
         until=parse_time(args.until, "--until") if args.until else None,
     )
+
+
+def checked_filters(args: argparse.Namespace, kind: str = "decisions") -> Filters:
+    """The exports' filters from `args`, each value checked (the web view's lists share it)."""
+    return _filters(args, kind)
+
+
+def _one_of(option: str, value: str | None, known: Sequence[str], case: str) -> str | None:
+    """`value` if it is one of `known` (exactly as written there), else a UsageError."""
+    if value is None or value in known:
+        return value
+    hint = ""
+    if value.upper() in known or value.lower() in known:
+        right = value.upper() if value.upper() in known else value.lower()
+        hint = f" ({option.removeprefix('--')} values are written in {case}: {right})"
+    raise UsageError(f"{option} {value!r}: expected one of {', '.join(known)}{hint}")
+
+
+def _outcome(value: str | None, known: Sequence[str], kind: str) -> str | None:
+    if kind == "processes" and value in PROCESS_STATUSES and value not in known:
+        raise UsageError(
+            f"--outcome {value!r}: a process's outcome is its deciding decision's "
+            f"({', '.join(known)}); {value} is a status: --status {value}"
+        )
+    return _one_of("--outcome", value, known, "lower case")
+
+
+def _element(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            element_name(value)
+        except ValueError:
+            raise UsageError(
+                f"--element {value!r}: expected <document type>:<id>, e.g. crm.deal:101"
+            ) from None
+    return value
+
+
+def _document_type(value: str | None) -> str | None:
+    if value is not None and not is_document_type(value):
+        raise UsageError(
+            f"--document-type {value!r}: expected a document type such as crm.deal, "
+            "crm.dynamic_128, feed.iblock_22, lists.iblock_22 or disk.storage_1 (lower case)"
+        )
+    return value
 
 
 def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -101,10 +154,12 @@ class _TextOut:
 
 
 def _export(args: argparse.Namespace, kind: str) -> int:
+    if args.format == "parquet":
+        require_extra("parquet", "pyarrow")
     store = store_address(args, must_exist=True)
     if args.format == "parquet" and args.out == "-" and sys.stdout.isatty():
         raise UsageError("Parquet is binary: give --out FILE or redirect stdout")
-    filters = _filters(args)
+    filters = _filters(args, kind)
     db = read_models(store)
     columns: tuple[str, ...]
     try:
@@ -140,9 +195,21 @@ def register(commands: Any) -> None:
         parser.add_argument("--element", help="only this element, e.g. crm.deal:101")
         parser.add_argument("--document-type", help="only this document type, e.g. crm.deal")
         parser.add_argument("--template", type=int, metavar="ID", help="only this template")
-        parser.add_argument("--channel", help="only changes through this channel")
-        parser.add_argument("--outcome", help="started, queued, rejected or skipped")
-        parser.add_argument("--reason", help="only this reason code, e.g. CHANNEL_IMPORT")
+        deciding = "deciding decision's " if kind == "processes" else ""
+        parser.add_argument(
+            "--channel", help=f"only where the {deciding}channel is this one (lower case, e.g. ui)"
+        )
+        parser.add_argument(
+            "--outcome",
+            help="started or queued (the deciding decision's)"
+            if kind == "processes"
+            else "started, queued, rejected or skipped",
+        )
+        parser.add_argument(
+            "--reason", help=f"only this {deciding}reason code (capitals, e.g. LIMIT_QUEUED)"
+        )
+        if kind == "processes":
+            parser.add_argument("--status", help=", ".join(PROCESS_STATUSES))
         parser.add_argument("--since", metavar="TIME", help="decided at or after TIME")
         parser.add_argument("--until", metavar="TIME", help="decided at or before TIME")
         parser.set_defaults(run=lambda args, kind=kind: _export(args, kind))

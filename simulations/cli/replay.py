@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from domain.stores import StoreAddress
 from projections.database import ReadDatabase
 from projections.runner import catch_up
 from simulations.cli.common import (
@@ -26,6 +27,7 @@ from simulations.cli.common import (
     say,
     store_address,
 )
+from simulations.render import counted
 from simulations.replay import (
     AlreadyRecordedError,
     ReplaySummary,
@@ -85,9 +87,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.quiet:
         return EXIT_OK
     say(
-        f"replayed {summary.lines} lines into {store.describe()}: "
-        f"{summary.decisions} decisions, {summary.events} events"
-        + (f", {summary.warnings} warnings" if summary.warnings else "")
+        f"replayed {counted(summary.lines, 'traffic line')} into {store.describe()}: "
+        f"{counted(summary.decisions, 'decision')}, {counted(summary.events, 'stored event')}"
+        + (f", {counted(summary.warnings, 'warning')}" if summary.warnings else "")
+        + _vanishes(store)
     )
     return EXIT_OK
 
@@ -101,6 +104,12 @@ def _digest(traffic: str) -> str:
         while chunk := handle.read(1 << 20):
             sha.update(chunk)
     return sha.hexdigest()
+
+
+def _vanishes(store: StoreAddress) -> str:
+    if store.kind != "memory":
+        return ""
+    return " (memory: keeps nothing once the command ends; give a .db path to keep the store)"
 
 
 def _missing_folders(path: Path) -> list[Path]:

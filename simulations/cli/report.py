@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from simulations.cli.audit import read_models
-from simulations.cli.common import EXIT_OK, UsageError, add_store_option, say, store_address
+from simulations.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_store_option,
+    require_extra,
+    say,
+    store_address,
+)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    require_extra("report", "matplotlib", "pandas")
     store = store_address(args, must_exist=True)
     out = Path(args.out)
     try:

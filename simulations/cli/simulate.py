@@ -1,4 +1,4 @@
-"""`autostart scenarios|generate|simulate|check|faults`: a month of traffic before switching on."""
+"""`autostart scenarios|generate|simulate|check|faults`: traffic to try before switching on."""
 
 from __future__ import annotations
 
@@ -6,27 +6,37 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from domain.faults import FAULTS
+from domain.stores import StoreAddress
 from simulations.checker import Violation, check_store
 from simulations.cli.audit import read_models
 from simulations.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    Phases,
     UsageError,
+    add_lines_option,
     add_max_depth_option,
     add_store_option,
-    end_progress,
-    progress,
+    lines_option,
+    parse_time,
     say,
     store_address,
 )
 from simulations.generate import generate
 from simulations.overrides import Override, OverrideError, parse_setting
+from simulations.render import counted
 from simulations.scenario import Scenario, ScenarioError, load, shipped
-from simulations.simulate import SimulationResult, simulate
+from simulations.simulate import (
+    SimulationResult,
+    StartTooEarlyError,
+    StoreNotNewError,
+    simulate,
+)
 from simulations.traffic import BadLineError
 
 
@@ -40,20 +50,32 @@ def _scenario(name: str) -> Scenario:
 def cmd_scenarios(args: argparse.Namespace) -> int:
     for name, path in sorted(shipped().items()):
         scenario = load(str(path))
-        print(f"{name}\t{scenario.description}")
+        print(f"{name}\t{scenario.description}\t{_span(scenario)}")
     return EXIT_OK
 
 
+def _span(scenario: Scenario) -> str:
+    """What a default run covers: its lines, its calendar, and whether more lines stretch it."""
+    model = scenario.traffic
+    days = model.span_for(model.lines).total_seconds() / 86_400
+    first = model.start.date().isoformat()
+    if model.span_days is not None:
+        span = f"{model.span_days:g} days"
+        return f"{model.lines:,} lines over {span} from {first} (any --lines fill it)"
+    return f"{model.lines:,} lines over about {days:.1f} days from {first} (--lines stretch it)"
+
+
 def cmd_faults(args: argparse.Namespace) -> int:
-    for name in FAULTS:
-        print(name)
+    for fault in FAULTS.values():
+        print(f"{fault.name}\t{fault.description}")
     return EXIT_OK
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     scenario = _scenario(args.scenario)
+    start = parse_time(args.start, "--start") if args.start else None
     write = sys.stdout.write
-    for line in generate(scenario, events=args.events, seed=args.seed):
+    for line in generate(scenario, events=lines_option(args), seed=args.seed, start=start):
         write(line + "\n")
     return EXIT_OK
 
@@ -78,46 +100,69 @@ SHOWN_WARNINGS = 20
 def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = _scenario(args.scenario)
     store = store_address(args)
+    count = lines_option(args)
     if store.path is not None and store.path.exists() and not args.continue_store:
-        raise UsageError(
-            f"--store {args.store!r} exists: simulate starts a new store "
-            "(remove it, pick another path, or pass --continue to add to it)"
-        )
+        raise UsageError(_exists(store))
+    start = parse_time(args.start, "--start") if args.start else None
+    if start is not None and not args.continue_store:
+        raise UsageError("--start continues a store's traffic: give it with --continue")
+    settings = _settings(args.set)
+    phases = Phases(f"simulate {scenario.name}", quiet=args.quiet)
     warnings: list[str] = []
     try:
         result = simulate(
             scenario,
             store,
-            events=args.events,
+            events=count,
             seed=args.seed,
             faults=_faults(args.fault),
-            settings=_settings(args.set),
+            settings=settings,
             max_depth=args.max_depth,
             on_warning=warnings.append,
-            on_progress=progress(f"simulate {scenario.name}", "lines"),
+            start=start,
+            new_store=not args.continue_store,
+            on_progress=phases.tick,
+            on_phase=phases.start,
         )
+    except StoreNotNewError:
+        raise UsageError(_exists(store)) from None
+    except StartTooEarlyError as error:
+        raise UsageError(f"--start {args.start}: {error}") from None
     except BadLineError as error:
-        end_progress()
+        phases.abandon()
         say(f"autostart simulate: scenario {scenario.name} made a bad traffic {error}")
         return EXIT_BAD_INPUT
-    end_progress()
+    phases.finish()
+    for setting in result.unused_settings:
+        say(f"warning: --set {setting}: scenario {scenario.name} has no such template")
     if not args.quiet:
         for message in warnings[:SHOWN_WARNINGS]:
             say(f"warning: {message}")
         if len(warnings) > SHOWN_WARNINGS:
             say(f"warning: and {len(warnings) - SHOWN_WARNINGS} more (autostart report lists them)")
+        if store.kind == "memory":
+            say("note: a memory: store keeps nothing once the command ends")
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
-        print(render_summary(result))
+        print(render_summary(result, store))
     return EXIT_CHECK_FAILED if result.violations else EXIT_OK
 
 
-def render_summary(result: SimulationResult) -> str:
+def _exists(store: StoreAddress) -> str:
+    return (
+        f"{store.describe()} already holds a simulation: simulate starts a new store "
+        "(remove it, pick another, or pass --continue to add to it)"
+    )
+
+
+def render_summary(result: SimulationResult, store: StoreAddress | None = None) -> str:
     summary = result.summary
     lines = [
-        f"scenario {result.scenario}: {result.replay.lines} traffic lines, "
-        f"{result.replay.events} events, {summary['decisions']} decisions"
+        f"scenario {result.scenario}: {counted(result.replay.lines, 'traffic line')}, "
+        f"{counted(result.replay.events, 'stored event')}, "
+        f"{counted(summary['decisions'], 'decision')}"
+        + (f"; store {store.path} now {_size(store.path)}" if store and store.path else "")
     ]
     by_outcome: dict[str, int] = defaultdict(int)
     by_reason: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
@@ -153,6 +198,15 @@ def render_summary(result: SimulationResult) -> str:
         )
     lines.extend(render_violations(result.violations))
     return "\n".join(lines)
+
+
+def _size(path: Path) -> str:
+    size = sum(
+        Path(f"{path}{suffix}").stat().st_size
+        for suffix in ("", "-wal", "-journal")
+        if Path(f"{path}{suffix}").exists()
+    )
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.0f} kB"
 
 
 def render_violations(violations: list[Violation]) -> list[str]:
@@ -203,8 +257,9 @@ def register(commands: Any) -> None:
         "The same scenario and seed give byte-identical output.",
     )
     gen.add_argument("scenario", metavar="SCENARIO", help="shipped name or path to .toml")
-    gen.add_argument("--events", type=int, help="number of timed lines (default: scenario's)")
+    add_lines_option(gen, "number of timed traffic lines (default: the scenario's)")
     gen.add_argument("--seed", type=int, help="random seed (default: scenario's)")
+    gen.add_argument("--start", metavar="TIME", help="first time (default: the scenario's)")
     gen.set_defaults(run=cmd_generate)
 
     sim = commands.add_parser(
@@ -219,9 +274,13 @@ def register(commands: Any) -> None:
         "--continue",
         dest="continue_store",
         action="store_true",
-        help="add to an existing store instead of refusing it",
+        help="add to an existing store instead of refusing it; the new traffic starts at the "
+        "store's clock, its elements after the store's",
     )
-    sim.add_argument("--events", type=int, help="number of timed lines (default: scenario's)")
+    sim.add_argument(
+        "--start", metavar="TIME", help="with --continue: start the traffic at TIME, not before"
+    )
+    add_lines_option(sim, "number of timed traffic lines (default: the scenario's)")
     sim.add_argument("--seed", type=int, help="random seed (default: scenario's)")
     sim.add_argument(
         "--fault",

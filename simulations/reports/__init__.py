@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from matplotlib.figure import Figure
 
 from domain.stores import parse_store
@@ -15,7 +16,12 @@ from projections.frames import StoreLike
 from projections.runner import catch_up
 from projections.summary import summarize
 from simulations.replay import open_store
-from simulations.reports.counts import decision_counts, queued_processes, start_counts
+from simulations.reports.counts import (
+    decision_counts,
+    queued_processes,
+    setting_changes,
+    start_counts,
+)
 from simulations.reports.figures import (
     cascade_depths,
     decisions_by_channel,
@@ -33,8 +39,10 @@ __all__ = [
     "decisions_by_channel",
     "exclusion_matrix",
     "queue_lengths",
+    "queued_frame",
     "queued_processes",
     "render_summary",
+    "setting_changes",
     "start_counts",
     "starts_over_time",
     "waiting_times",
@@ -63,6 +71,7 @@ def write_report(store_or_db: StoreLike, out_dir: str | Path) -> Path:
     with _database(store_or_db) as db:
         decisions = decision_counts(db)
         starts = start_counts(db)
+        changes = setting_changes(db)
         queued = queued_processes(db)
         summary = summarize(db)
         where = db.store.describe()
@@ -70,7 +79,7 @@ def write_report(store_or_db: StoreLike, out_dir: str | Path) -> Path:
     drawings: dict[str, Drawing] = {
         "decisions_by_channel.png": lambda: decisions_by_channel(decisions),
         "exclusion_matrix.png": lambda: exclusion_matrix(decisions),
-        "starts_over_time.png": lambda: starts_over_time(starts),
+        "starts_over_time.png": lambda: starts_over_time(starts, changes),
         "queue_lengths.png": lambda: queue_lengths(queued),
         "waiting_times.png": lambda: waiting_times(queued),
         "cascade_depths.png": lambda: cascade_depths(decisions, runaways),
@@ -85,6 +94,12 @@ def write_report(store_or_db: StoreLike, out_dir: str | Path) -> Path:
     path = out / "summary.md"
     path.write_text(render_summary(summary, queued, where, links), encoding="utf-8")
     return path
+
+
+def queued_frame(store: StoreLike) -> pd.DataFrame:
+    """The queued processes of `queued_processes`, from a store address or a read database."""
+    with _database(store) as db:
+        return queued_processes(db)
 
 
 @contextmanager

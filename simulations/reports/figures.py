@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from projections.frames import CATEGORIES
+from simulations.render import counted
 
 OUTCOME_COLOURS = {
     "started": "#2a9d5c",
@@ -104,14 +105,19 @@ def exclusion_matrix(decisions: pd.DataFrame) -> Figure:
 
 
 @_concise_dates
-def starts_over_time(processes: pd.DataFrame) -> Figure:
-    """Processes started per hour (per day past three days), one line per template."""
+def starts_over_time(processes: pd.DataFrame, changes: pd.DataFrame | None = None) -> Figure:
+    """Processes started per hour (per day past three days), one line per template.
+
+    Only whole hours or days are plotted: a partial first or last one would fall like a cliff.
+    `changes` (`at`, `label`: portal and template changes) are marked where they happened.
+    """
     started = processes.loc[processes["started_at"].notna()]
-    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(11, 5), layout="constrained")
     title = "Processes started over time, per template"
     if started.empty:
         return _no_data(fig, ax, title)
-    times = _utc_naive(started["started_at"])
+    times = _wall(started["started_at"])
+    zone = zone_label(started["started_at"])
     hourly = times.max() - times.min() <= HOURLY_UP_TO
     freq, unit = ("h", "hour") if hourly else ("D", "day")
     counted = pd.DataFrame(
@@ -127,6 +133,10 @@ def starts_over_time(processes: pd.DataFrame) -> Figure:
     table = table.reindex(
         pd.date_range(table.index.min(), table.index.max(), freq=freq), fill_value=0
     )
+    total = int(table.to_numpy().sum())
+    if len(table) > 3:
+        # The first and last buckets hold only part of their hour or day.
+        table = table.iloc[1:-1]
     order = table.sum().sort_values(ascending=False, kind="stable").index
     if len(order) > TOP_TEMPLATES:
         kept, rest = list(order[: TOP_TEMPLATES - 1]), list(order[TOP_TEMPLATES - 1 :])
@@ -134,44 +144,126 @@ def starts_over_time(processes: pd.DataFrame) -> Figure:
     else:
         table = table[list(order)]
     marker = "o" if len(table) <= 30 else None
-    for label in table.columns:
-        ax.plot(table.index, table[label], marker=marker, markersize=3, label=str(label))
-    ax.set_xlabel("time (UTC)")
+    styles = ("-", "--", "-.", ":")
+    for index, label in enumerate(table.columns):
+        # Thick lines first, thinner dashed ones over them: two equal lines both stay visible.
+        ax.plot(
+            table.index,
+            table[label],
+            marker=marker,
+            markersize=3,
+            linewidth=max(3.2 - 0.4 * index, 1.0),
+            linestyle=styles[index % len(styles)],
+            label=str(label),
+        )
+    shown = int(table.to_numpy().sum())
+    _mark_changes(ax, changes, table.index.min(), table.index.max(), wall=_wall)
+    ax.set_xlabel(f"time ({zone}, the traffic's offset); whole {unit}s only")
     ax.set_ylabel(f"processes started per {unit}")
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{title} ({table.to_numpy().sum():,.0f} started)")
+    left_out = total - shown
+    ax.set_title(
+        f"{title}: {shown:,} started in whole {unit}s"
+        + (
+            f"\n({left_out:,} more in the partial first and last {unit}, not shown)"
+            if left_out
+            else ""
+        )
+    )
     ax.legend(title="template", loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
 
+def _mark_changes(
+    ax: Axes,
+    changes: pd.DataFrame | None,
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    *,
+    wall: Callable[[pd.Series], pd.Series],
+) -> None:
+    """Dotted vertical lines where the portal or a template changed, labelled at the top."""
+    if changes is None or changes.empty:
+        return
+    at = wall(changes["at"])
+    top = ax.get_ylim()[1]
+    ax.set_ylim(0, top * 1.35)
+    for when, label in zip(at, changes["label"], strict=True):
+        if not first <= when <= last:
+            continue
+        ax.axvline(when, color="#555555", linestyle=":", linewidth=1)
+        ax.annotate(
+            label,
+            (when, top * 1.33),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7.5,
+            color="#333333",
+        )
+
+
 @_concise_dates
 def queue_lengths(processes: pd.DataFrame, *, top: int = TOP_QUEUES) -> Figure:
-    """Processes waiting over time: all documents, and the documents with the longest queues."""
+    """Processes waiting: the peak per hour (per day past three days) over all documents, then
+    the documents with the longest queues, each on its own zoomed time axis."""
     queued = processes.loc[processes["queued_at"].notna()]
-    title = "Queue lengths over time"
+    title = "Queue lengths"
     if queued.empty:
         fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
         return _no_data(fig, ax, title)
-    fig, axs = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, layout="constrained")
+    zone = zone_label(queued["queued_at"])
     moves = _queue_moves(queued)
     overall = moves.groupby("at")["move"].sum().cumsum()
-    axs[0].step(overall.index, overall.to_numpy(), where="post", color="#e9a23b")
-    axs[0].set_title(f"{title}: all documents ({len(queued):,} processes queued)")
     per_document = moves.groupby(["element", "at"])["move"].sum().groupby(level=0).cumsum()
     peaks = per_document.groupby(level=0).max().sort_values(ascending=False, kind="stable")
-    for element in peaks.index[:top]:
-        steps = per_document.loc[element]
-        axs[1].step(steps.index, steps.to_numpy(), where="post", label=f"{element}")
     shown = min(top, len(peaks))
-    axs[1].set_title(f"The {shown} documents with the longest queues (of {len(peaks):,})")
-    axs[1].legend(title="document", loc="upper left", bbox_to_anchor=(1.01, 1))
-    for ax in axs:
-        ax.set_ylabel("processes waiting")
-        ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axs[1].set_xlabel("time (UTC)")
+    fig = plt.figure(figsize=(11, 7), layout="constrained")
+    grid = fig.add_gridspec(2, max(shown, 1), height_ratios=(1.3, 1))
+    ax = fig.add_subplot(grid[0, :])
+    hourly = overall.index.max() - overall.index.min() <= HOURLY_UP_TO
+    freq, unit = ("h", "hour") if hourly else ("D", "day")
+    waiting = pd.Series(overall.to_numpy(), index=overall.index)
+    # A bucket's peak: the most waiting after any move in it, or the length it began with.
+    began_with = waiting.resample(freq).last().ffill().shift(1).fillna(0)
+    peak = pd.concat([waiting.resample(freq).max(), began_with], axis=1).max(axis=1)
+    ax.bar(peak.index, peak.to_numpy(), width=1 / 24 if hourly else 1.0, align="edge",
+           color="#e9a23b", label=f"most waiting at once in the {unit}")  # fmt: skip
+    ax.set_title(
+        f"{title}: processes waiting, peak per {unit}, all documents "
+        f"({counted(len(queued), 'process', 'processes')} queued on "
+        f"{counted(len(peaks), 'document')})"
+    )
+    ax.set_ylabel("processes waiting")
+    ax.set_xlabel(f"time ({zone}, the traffic's offset)")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left")
+    for column, element in enumerate(peaks.index[:top]):
+        steps = _busiest_episode(per_document.loc[element])
+        zoom = fig.add_subplot(grid[1, column], sharey=None)
+        began = steps.index.min()
+        minutes = (steps.index - began).total_seconds() / 60
+        zoom.step(minutes, steps.to_numpy(), where="post", color="#d1495b")
+        zoom.set_title(f"{element}\n{began:%d %b %H:%M}, peak {int(peaks[element])}", fontsize=9)
+        zoom.set_xlabel("minutes from this queue's start", fontsize=8)
+        zoom.set_ylim(0, int(peaks.iloc[0]) + 0.5)
+        zoom.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if column == 0:
+            zoom.set_ylabel(f"waiting (the {shown} longest queues)")
     return fig
+
+
+def _busiest_episode(steps: pd.Series) -> pd.Series:
+    """The stretch around a queue's peak, from its last empty moment before to its first after."""
+    values = steps.to_numpy()
+    peak = int(values.argmax())
+    empty = np.flatnonzero(values == 0)
+    before, after = empty[empty < peak], empty[empty > peak]
+    first = int(before[-1]) if len(before) else 0
+    last = int(after[0]) if len(after) else len(values) - 1
+    return steps.iloc[first : last + 1]
 
 
 def waiting_times(processes: pd.DataFrame) -> Figure:
@@ -262,9 +354,28 @@ def _table(frame: pd.DataFrame, index: str, columns: str) -> pd.DataFrame:
     return table.astype(int)
 
 
-def _utc_naive(times: pd.Series) -> pd.Series:
-    """UTC wall-clock times without a zone: what matplotlib's date axis expects."""
-    return pd.to_datetime(times, utc=True).dt.tz_localize(None).dt.as_unit("us")
+def _wall(times: pd.Series) -> pd.Series:
+    """Wall-clock times in the series' own offset, without a zone: what matplotlib expects.
+
+    Times without a zone are taken as UTC.
+    """
+    parsed = pd.to_datetime(times)
+    if parsed.dt.tz is None:
+        parsed = parsed.dt.tz_localize("UTC")
+    return parsed.dt.tz_localize(None).dt.as_unit("us")
+
+
+def zone_label(times: pd.Series) -> str:
+    """`UTC+03:00`: the offset the series' times are shown in (`UTC` for UTC or none)."""
+    zone = pd.to_datetime(times).dt.tz
+    if zone is None:
+        return "UTC"
+    offset = pd.Timestamp("2026-01-01", tz=zone).utcoffset()
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _template_labels(processes: pd.DataFrame) -> pd.Series:
@@ -276,8 +387,8 @@ def _template_labels(processes: pd.DataFrame) -> pd.Series:
 
 def _queue_moves(queued: pd.DataFrame) -> pd.DataFrame:
     """+1 when a process joins its document's queue, -1 when it starts or is dropped."""
-    left = _utc_naive(queued["started_at"]).fillna(_utc_naive(queued["ended_at"]))
-    joins = pd.DataFrame({"element": queued["element"], "at": _utc_naive(queued["queued_at"])})
+    left = _wall(queued["started_at"]).fillna(_wall(queued["ended_at"]))
+    joins = pd.DataFrame({"element": queued["element"], "at": _wall(queued["queued_at"])})
     leaves = pd.DataFrame({"element": queued["element"], "at": left})
     moves = pd.concat(
         [joins.assign(move=1), leaves.loc[leaves["at"].notna()].assign(move=-1)],
@@ -290,7 +401,7 @@ def _queue_moves(queued: pd.DataFrame) -> pd.DataFrame:
 def waits_of(queued: pd.DataFrame) -> pd.Series:
     if "wait_s" in queued:
         return queued["wait_s"].astype(float)
-    waited = _utc_naive(queued["started_at"]) - _utc_naive(queued["queued_at"])
+    waited = _wall(queued["started_at"]) - _wall(queued["queued_at"])
     return waited.dt.total_seconds()
 
 

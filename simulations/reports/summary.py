@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from projections.frames import CATEGORIES
+from simulations.render import counted
 from simulations.reports.figures import time_unit, waits_of
 
 
@@ -26,8 +27,9 @@ def render_summary(
     lines = [
         "# Auto-start report",
         "",
-        f"{where}: {total} decisions, {sum(processes.values())} processes, "
-        f"{len(cascades['runaways'])} runaway cascades.",
+        f"{where}: {counted(total, 'decision')}, "
+        f"{counted(sum(processes.values()), 'process', 'processes')}, "
+        f"{counted(len(cascades['runaways']), 'runaway cascade')}.",
         "",
         "## Decisions by outcome",
         "",
@@ -92,10 +94,10 @@ def _queue_sentence(queued: pd.DataFrame) -> str:
         return "No process waited in a queue."
     waits = waits_of(queued).dropna()
     never = len(queued) - len(waits)
-    text = f"{len(queued)} processes waited in a queue"
+    text = f"{counted(len(queued), 'process', 'processes')} waited in a queue"
     if not waits.empty:
         text += (
-            f": {len(waits)} started after a median wait of {_duration(float(waits.median()))} "
+            f": {len(waits):,} started after a median wait of {_duration(float(waits.median()))} "
             f"(longest {_duration(float(waits.max()))})"
         )
     return text + (f"; {never} never started." if never else ".")
