@@ -35,9 +35,10 @@ for name in shipped():
 with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
     assert main(["portal", "example", folder + "/snapshot"]) == 0
     assert main(["portal", "audit", folder + "/snapshot", "--store", "memory:"]) == 0
-import jinja2, web
+import web
+from web.app import page_templates
 assert web.__file__.startswith(sys.argv[1]), web.__file__
-pages = jinja2.Environment(loader=jinja2.PackageLoader("web", "templates"))
+pages = page_templates()
 assert len([pages.get_template(name) for name in pages.list_templates()]) >= 7
 print(json.dumps(sorted(shipped())))
 sys.exit(main(["simulate", "typical-cloud", "--lines", "200", "--store", "memory:", "--json"]))

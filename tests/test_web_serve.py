@@ -75,9 +75,10 @@ def test_a_token_opens_another_interface_and_only_its_holder_reads(
         url = f"http://127.0.0.1:{port}"
         refused, refused_page = get(url + "/")
         wrong, _ = get(url + "/", {"Authorization": "Bearer not-the-token"})
+        in_the_query, _ = get(url + f"/?token={TOKEN}")  # it would reach links and logs
         allowed, page = get(url + "/", {"Authorization": f"Bearer {TOKEN}"})
 
-    assert (refused, wrong, allowed) == (401, 401, 200)
+    assert (refused, wrong, in_the_query, allowed) == (401, 401, 401, 200)
     assert "Decisions: 37" in page
     for text in (page, refused_page, server.stderr):
         assert TOKEN not in text

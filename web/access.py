@@ -30,8 +30,9 @@ class Access:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if self.token is not None:
-            given = value if scheme.lower() == "bearer" else request.query.get("token", "")
-            if hmac.compare_digest(given.encode(), self.token.encode()):
+            # Only in a header: a token in the query string would reach links, logs and proxies.
+            given = value if scheme.lower() == "bearer" else ""
+            if given and hmac.compare_digest(given.encode(), self.token.encode()):
                 return True
         if self.user is not None and scheme.lower() == "basic":
             try:

@@ -45,7 +45,8 @@ STATE = web.AppKey("web_state", dict)
 TEMPLATES = web.AppKey("web_templates", jinja2.Environment)
 
 
-def _environment() -> jinja2.Environment:
+def page_templates() -> jinja2.Environment:
+    """The pages' Jinja2 templates, with the filters and globals they use."""
     # Autoescape everything: titles, field values and names come from traffic and portals.
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
@@ -71,7 +72,7 @@ def web_app(store: StoreAddress, access: Access | None = None, root: str = "") -
     app = web.Application(middlewares=[_guard(access or Access()), _bad_filters])
     app[STORE] = store
     app[ROOT] = root
-    app[TEMPLATES] = _environment()
+    app[TEMPLATES] = page_templates()
     app[STATE] = {}
     app.on_startup.append(_open)
     app.on_cleanup.append(_close)

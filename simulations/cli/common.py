@@ -197,7 +197,8 @@ def lines_option(args: argparse.Namespace) -> int | None:
         return args.lines  # type: ignore[no-any-return]
     if args.lines is not None:
         raise UsageError("give --lines only (--events is its old, deprecated name)")
-    say("note: --events is deprecated and will go: it counts traffic lines, say --lines")
+    if not getattr(args, "quiet", False):  # --quiet: no messages but errors
+        say("note: --events is deprecated and will go: it counts traffic lines, say --lines")
     return args.events  # type: ignore[no-any-return]
 
 
