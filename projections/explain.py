@@ -10,7 +10,14 @@ from typing import Any
 from domain.rules import RULES
 from domain.vocabulary import element_name, is_document_type
 from projections.database import ReadDatabase
-from projections.ledger import utc
+from projections.ledger import REFUSED, utc
+
+TRIGGER_OF_OP = {
+    "create": "add",
+    "update": "change",
+    REFUSED["add"]: "add",
+    REFUSED["change"]: "change",
+}
 
 
 class UnknownElementError(LookupError):
@@ -97,7 +104,8 @@ def _change(
     change: dict[str, Any] = {
         "revision": row["revision"],
         "op": row["op"],
-        "trigger": {"create": "add", "update": "change"}.get(row["op"]),
+        "trigger": TRIGGER_OF_OP.get(row["op"]),
+        "refused": row["op"] in REFUSED.values(),
         "at": row["at"],
         "line": row["line"],
         "depth": row["depth"],
