@@ -40,6 +40,13 @@ R = Reason
 RULES: dict[str, Rule] = _rules(
     ("channel.starts", None, CONFIRMED, "the channel's callers run the bizproc starter"),
     (
+        "channel.email",
+        None,
+        INFERRED,
+        "crm e-mail: modelled on the newer path, which checks active and constants; the older "
+        "crm_email.php path starts through CBPDocument::autoStartWorkflows and checks neither",
+    ),
+    (
         "channel.import",
         R.CHANNEL_IMPORT,
         CONFIRMED,
@@ -388,7 +395,7 @@ def _channel(change: Change, _: TemplateConfig, situation: Situation) -> Check:
             "channel.trigger_stage" if guarded else "channel.trigger_stage_factory",
             {"channel": channel, "entity": entity},
         )
-    return Check("channel.starts", {"channel": channel})
+    return Check("channel.email" if channel == "email" else "channel.starts", {"channel": channel})
 
 
 def _changes(change: Change, _: TemplateConfig, __: Situation) -> Check:

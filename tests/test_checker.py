@@ -45,6 +45,20 @@ CATCHES = {
         "typical-cloud", 1000, "no_process_starts_from_unlicensed_legacy_rest"),
     "drive-parameters-ignored": (
         "on-premise-feed-drive", 1000, "starts_follow_the_parameters_rule"),
+    # The rules as they stood before the SPEC was checked against Bitrix's source.
+    "robot-stage-moves-excluded": (
+        "typical-cloud", 1000, "a_robot_change_is_a_process_made_change"),
+    "legacy-rest-checks-everything": (
+        "typical-cloud", 1000, "legacy_rest_checks_neither_active_nor_constants_nor_changes"),
+    "mail-and-open-line-adds-in-background": (
+        "on-premise-feed-drive", 1000, "never_more_running_than_the_limit"),
+    "process-files-inner": (
+        "on-premise-feed-drive", 1000, "a_file_a_process_creates_is_decided_like_an_upload"),
+    "lists-rest-checks-switch-and-parameters": (
+        "on-premise-feed-drive", 1000, "lists_rest_ignores_the_switch_and_the_parameters"),
+    "constants-per-template": (
+        "on-premise-feed-drive", 1000,
+        "no_list_process_starts_while_its_list_has_untuned_constants"),
 }  # fmt: skip
 
 
