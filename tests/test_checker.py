@@ -468,3 +468,30 @@ def test_a_decision_against_a_superseded_template_version_is_reported(ledger: Le
 
     assert "line 4" in violation.event
     assert (violation.expected, violation.happened) == ("template version 2", "version 1")
+
+
+def test_a_lists_rest_write_to_an_untuned_list_left_written_is_reported(ledger: Ledger) -> None:
+    lists = "lists.iblock_5"
+    untuned = [{"name": "Approver", "required": True}]
+    db = ledger([_template(21, lists, auto_execute=2, constants=untuned),
+                 _create(f"{lists}:1", 0, "rest"), _create(f"{lists}:2", 1, "ui")])  # fmt: skip
+    law = checker.lists_rest_writes_are_refused_exactly_when_the_list_is_untuned
+    assert _reported(law, db) == []
+
+    db.execute("UPDATE changes SET op = 'create' WHERE op = 'create_refused'")
+    db.execute("UPDATE changes SET op = 'create_refused' WHERE element = ?", (f"{lists}:2",))
+    violations = _reported(law, db)
+
+    assert [(v.element, v.happened) for v in violations] == [(f"{lists}:1", "written")]
+
+
+def test_a_legacy_rest_decision_skipped_as_inactive_is_reported(ledger: Ledger) -> None:
+    db = ledger([_template(11, active=False), _create(DEAL, 0, "rest")])
+    law = checker.legacy_rest_checks_neither_active_nor_constants_nor_changes
+    assert _reported(law, db) == []
+
+    db.execute("UPDATE decisions SET outcome = 'skipped', reason = 'TEMPLATE_INACTIVE', "
+               "process = NULL")  # fmt: skip
+    [violation] = _reported(law, db)
+
+    assert violation.happened == "skipped, TEMPLATE_INACTIVE"
