@@ -41,7 +41,10 @@ def explain_checks(records: list[list[Any]]) -> list[dict[str, Any]]:
     """Each stored `[rule, values]` check with its step, verdict, confidence and source."""
     checks = []
     for rule_id, values in records:
-        rule = RULES[rule_id]
+        rule = RULES.get(rule_id)
+        if rule is None:
+            checks.append(_retired(rule_id, values))
+            continue
         checks.append(
             {
                 "check": rule.check,
@@ -54,6 +57,20 @@ def explain_checks(records: list[list[Any]]) -> list[dict[str, Any]]:
             }
         )
     return checks
+
+
+def _retired(rule_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A check recorded by an earlier model, under a rule since revised: shown, not judged."""
+    return {
+        "check": rule_id.split(".", 1)[0],
+        "passed": False,
+        "reason": None,
+        "values": values,
+        "rule": rule_id,
+        "confidence": "I",
+        "source": f"rule {rule_id} of an earlier model version, since revised: replay the "
+        "traffic to decide it again",
+    }
 
 
 def explain(db: ReadDatabase, query: Query) -> dict[str, Any]:

@@ -495,3 +495,19 @@ def test_a_legacy_rest_decision_skipped_as_inactive_is_reported(ledger: Ledger) 
     [violation] = _reported(law, db)
 
     assert violation.happened == "skipped, TEMPLATE_INACTIVE"
+
+
+def test_a_parameters_skip_of_a_template_with_untuned_constants_is_reported(
+    ledger: Ledger,
+) -> None:
+    drive = "disk.storage_1"
+    untuned = [{"name": "Approver", "required": True}]
+    db = ledger([_template(41, drive, constants=untuned), _create(f"{drive}:1", 0,
+                 parameters={"Note": "x"})])  # fmt: skip
+    law = checker.constants_are_checked_before_parameters
+    assert _reported(law, db) == []
+
+    db.execute("UPDATE decisions SET reason = 'PARAMETERS_MISMATCH'")
+    [violation] = _reported(law, db)
+
+    assert violation.expected.startswith("skipped, CONSTANTS_NOT_TUNED")

@@ -419,3 +419,22 @@ def test_constants_are_checked_before_parameters(element: str, parameters: Line)
     traffic = [template, _create(element, parameters=parameters)]
 
     assert _last(traffic) == [(1, "skipped", "CONSTANTS_NOT_TUNED")]
+
+
+def test_why_still_explains_a_store_decided_under_a_since_revised_rule(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    with opened(path) as app:
+        replay_into(app, [_template(DEAL), _create(DEAL)])
+        db = ReadDatabase(parse_store(path))
+        catch_up(app, db)
+        db.execute(
+            "UPDATE decisions SET reason = 'ROBOT_STAGE_CHANGE', checks = ?",
+            (json.dumps([["channel.stage_deal", {"channel": "robot_stage_change"}]]),),
+        )
+        db.close()
+
+    code, out, err = autostart("why", DEAL, "--store", path)
+
+    assert (code, err) == (0, "")
+    assert "FAIL channel      channel=robot_stage_change  [I] rule channel.stage_deal" in out
+    assert "earlier model version" in out

@@ -34,6 +34,7 @@ from simulations.checker.limits import (
 )
 from simulations.checker.spec import Law, Violation
 from simulations.checker.templates import (
+    constants_are_checked_before_parameters,
     lists_rest_ignores_the_switch_and_the_parameters,
     lists_rest_writes_are_refused_exactly_when_the_list_is_untuned,
     no_inactive_template_starts,
@@ -52,6 +53,7 @@ __all__ = [
     "a_robot_change_is_a_process_made_change",
     "cascades_end_within_the_bound",
     "check_store",
+    "constants_are_checked_before_parameters",
     "every_change_gets_one_decision_per_template",
     "every_decision_uses_the_template_version_in_force",
     "every_queued_instance_is_started_or_accounted_for",
@@ -94,6 +96,7 @@ LAWS: tuple[Law, ...] = (
     lists_rest_writes_are_refused_exactly_when_the_list_is_untuned,
     lists_rest_ignores_the_switch_and_the_parameters,
     starts_follow_the_parameters_rule,
+    constants_are_checked_before_parameters,
     never_more_running_than_the_limit,
     queued_instances_start_first_in_first_out,
     every_queued_instance_is_started_or_accounted_for,

@@ -179,6 +179,29 @@ def lists_rest_writes_are_refused_exactly_when_the_list_is_untuned(
         yield skipped_against(law, row, "skipped, CONSTANTS_NOT_TUNED (the write was refused)")
 
 
+def constants_are_checked_before_parameters(db: ReadDatabase, _: int) -> Iterator[Violation]:
+    """A template skipped for its parameters had its constants, or its list's, tuned."""
+    in_force = InForce.load(db)
+    spans = in_force.untuned_list_spans()
+    for row in db.stream(
+        f"SELECT {DECISION_COLUMNS} FROM decisions d "
+        "WHERE d.reason IN ('PARAMETERS_MISMATCH', 'PARAMETER_REQUIRED') ORDER BY d.id"
+    ):
+        module = module_of(row["document_type"])
+        if module in LIST_MODULES:
+            at = int(row["id"])
+            untuned = any(lo < at < hi for lo, hi in spans.get(row["document_type"], ()))
+        else:
+            config = in_force.configs.get((int(row["template"]), int(row["template_version"])))
+            untuned = config is not None and bool(_untuned(config))
+        if untuned:
+            yield skipped_against(
+                "constants_are_checked_before_parameters",
+                row,
+                "skipped, CONSTANTS_NOT_TUNED (constants come before parameters)",
+            )
+
+
 def lists_rest_ignores_the_switch_and_the_parameters(
     db: ReadDatabase, _: int
 ) -> Iterator[Violation]:
