@@ -359,7 +359,9 @@ class Starter:
             "parameters": parameters,
             "cause": cause,
         }
-        earlier = self.elements.get(name)
+        # Only a name at or below the last id used can have been named by a refused add.
+        used = parsed.id <= self.last_ids.get(dt.name, 0)
+        earlier = self.elements.get(name) if used else None
         if self._refused(change):
             if earlier is None:
                 element = Element.refuse_add(name, self.now, **written)
