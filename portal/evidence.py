@@ -62,27 +62,29 @@ def starts(contents: Contents, templates: dict[int, TemplateInfo]) -> list[Start
     for instance in contents.instances:
         entry = start(instance.id, instance.template)
         entry.element = entry.element or where(instance.document_id, instance.template)
-        entry.started, entry.user = instance.started, instance.started_by
+        entry.started = entry.started or instance.started
+        entry.user = instance.started_by if entry.user is None else entry.user
         entry.records.append(
             {
                 "kind": "instance",
                 "id": instance.id,
                 "method": "bizproc.workflow.instances",
-                "detail": f"running, started {instance.started.isoformat()} "
-                f"by user {instance.started_by}",
+                "detail": f"running, started {_when(instance.started)} "
+                f"by {_who(instance.started_by)}",
             }
         )
     for task in contents.tasks:
         entry = start(task.workflow, task.template)
         entry.element = entry.element or where(task.document_id, task.template)
-        if entry.started is None:
-            entry.started, entry.user = task.started, task.started_by
+        entry.started = entry.started or task.started
+        entry.user = task.started_by if entry.user is None else entry.user
         entry.records.append(
             {
                 "kind": "task",
                 "id": str(task.id),
                 "method": "bizproc.task.list",
-                "detail": f"{task.activity or 'task'}, status {task.status}",
+                "detail": f"{task.activity or 'task'}, status "
+                f"{'unknown' if task.status is None else task.status}",
             }
         )
     for activity in contents.activities:
@@ -100,10 +102,18 @@ def starts(contents: Contents, templates: dict[int, TemplateInfo]) -> list[Start
                 "kind": "activity",
                 "id": str(activity.id),
                 "method": "crm.activity.list",
-                "detail": f"{activity.provider} created {activity.created.isoformat()}",
+                "detail": f"{activity.provider} created {_when(activity.created)}",
             }
         )
     return list(found.values())
+
+
+def _when(at: datetime | None) -> str:
+    return "at an unknown time" if at is None else at.isoformat()
+
+
+def _who(user: int | None) -> str:
+    return "an unknown user" if user is None else f"user {user}"
 
 
 def covering_sources(

@@ -205,7 +205,7 @@ def _verdict(
     if shown:
         verdict.verdict = STARTED
         one = shown[0]["starts"][0]
-        user = "no user (0)" if one.user == 0 else f"user {one.user}"
+        user = {0: "no user (0)", None: "an unknown user"}.get(one.user, f"user {one.user}")
         started = one.started.isoformat() if one.started else "an unknown time"
         kinds = ", ".join(f"{r['kind']} {r['id']}" for r in one.records)
         verdict.note = f"workflow {one.workflow} started {started} by {user}: {kinds}"

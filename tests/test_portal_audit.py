@@ -206,9 +206,10 @@ def test_every_fetched_record_is_recorded_as_an_observation(snapshot: Path, tmp_
             app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 100_000)
         ]
     observed = [e for e in events if type(e).__qualname__ == "Observation.Observed"]
-    assert len(observed) == summary["records"] == 44
+    assert len(observed) == summary["records"] == 45
     methods = {e.method for e in observed}  # type: ignore[attr-defined]
     assert "crm.stagehistory.list" in methods
+    assert "lists.get" in methods  # read by no inference, kept as what the portal showed
     assert "disk.file.getVersions" in methods
     first = observed[0]
     assert first.observed_at == "2026-03-31T18:00:00+00:00"  # type: ignore[attr-defined]
@@ -311,7 +312,7 @@ def test_example_writes_the_shipped_snapshot_and_refuses_a_used_folder(tmp_path:
 
     assert first[0] == 0
     assert (target / "manifest.json").is_file()
-    assert len(list((target / "pages").glob("*.jsonl"))) == 14
+    assert len(list((target / "pages").glob("*.jsonl"))) == 18
     assert again[0] == 2
     assert "not an empty folder" in again[2]
 
@@ -417,7 +418,7 @@ def test_an_audit_into_postgresql_gives_the_same_verdicts_and_why(
 def test_an_activity_that_names_no_template_is_reported_not_dropped(
     snapshot: Path, tmp_path: Path
 ) -> None:
-    pages = snapshot / "pages" / "crm.activity.list.jsonl"
+    pages = snapshot / "pages" / "crm.activity.list.CRM_BIZPROC_COMMENT.jsonl"
     body = json.loads(pages.read_text("utf-8"))
     body["result"].append(
         {
