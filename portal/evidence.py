@@ -125,9 +125,12 @@ def covering_sources(
 ) -> tuple[list[str], list[str]]:
     """Which fetched sources must show a start of `template` at `at`, and why the others
     cannot: (sources that cover it, reasons no other source does)."""
-    pulled = contents.manifest.pulled_at
+    pulled, since = contents.manifest.pulled_at, contents.manifest.since
     covered: list[str] = []
     gaps: list[str] = []
+    if since is not None and at < since:
+        # Tasks and activities were asked for since then only; running instances always whole.
+        gaps.append(f"the pull asked for tasks and activities since {since.isoformat()} only")
     if duration and at + timedelta(seconds=duration) > pulled:
         if contents.fetched("bizproc.workflow.instances"):
             covered.append(
@@ -143,7 +146,7 @@ def covering_sources(
         gaps.append("the template has no task step: no bizproc.task.list row")
     elif pulled - at > retention:
         gaps.append(f"its tasks stay listed {retention.days} day(s) after completion on {edition}")
-    elif contents.fetched("bizproc.task.list"):
+    elif contents.fetched("bizproc.task.list") and (since is None or at >= since):
         steps = ", ".join(template.task_steps)
         covered.append(
             f"bizproc.task.list: a task ({steps}), kept {retention.days} day(s) after completion"
@@ -159,7 +162,7 @@ def covering_sources(
             "without a task no CRM_BIZPROC_TASK activity; CRM_BIZPROC_WORKFLOW only when the "
             "item's responsible took part"
         )
-    elif contents.fetched("crm.activity.list"):
+    elif contents.fetched("crm.activity.list") and (since is None or at >= since):
         covered.append(
             "crm.activity.list: a CRM_BIZPROC_TASK activity (on-add templates with a task "
             "show in the timeline by default)"

@@ -84,13 +84,13 @@ def event(
     signal: tuple[str, str, str, str],
     unknown: tuple[str, ...] = (),
 ) -> Timed:
-    name, confidence, label, detail = signal
     if unknown:
-        confidence = CONFIDENCES[min(CONFIDENCES.index(confidence) + 1, len(CONFIDENCES) - 1)]
-        detail += (
-            f" (less sure: {', '.join(unknown)} not in the snapshot, absent, null or empty, "
-            "so what it would have shown is unknown)"
+        signal = less_sure(
+            signal,
+            f"{', '.join(unknown)} not in the snapshot (absent, null or empty), so what it "
+            "would have shown is unknown",
         )
+    name, confidence, label, detail = signal
     line = {"op": line.pop("op"), "at": at.isoformat(), **line}
     inference = Inference(
         line["element"],
@@ -106,15 +106,36 @@ def event(
     return Timed(at.astimezone(UTC), order, line, inference)
 
 
+def less_sure(signal: tuple[str, str, str, str], because: str) -> tuple[str, str, str, str]:
+    """The signal one rung less sure (a default stays a default), saying why."""
+    name, confidence, label, detail = signal
+    lower = CONFIDENCES[min(CONFIDENCES.index(confidence) + 1, len(CONFIDENCES) - 1)]
+    return name, lower, label, f"{detail} (less sure: {because})"
+
+
 def item_events(
-    order: int, name: str, item: ItemRow, history: list[StageRow], *, restored: bool
+    order: int,
+    name: str,
+    item: ItemRow,
+    history: list[StageRow],
+    *,
+    restored: bool,
+    since: datetime | None = None,
 ) -> list[Timed]:
+    """The item's add, its stage moves and a later change; `since`: the pull saw only items
+    changed since then, so a lower id with a later DATE_CREATE (a restore) may be unseen."""
     creation = next((s for s in history if s.kind in CREATION_ROWS), None)
     inserted = creation.created if creation is not None else item.created
     gap = inserted - item.created
     at = inserted if gap > INSERTION_GAP else item.created
     who = actor(item.created_by)
     channel, signal, unknown = _add_channel(item, gap, inserted, restored=restored)
+    if channel == "import" and since is not None:
+        signal = less_sure(
+            signal,
+            f"the pull asked only for items changed since {since.isoformat()}, so a lower id "
+            "with a later DATE_CREATE, the mark of a restore, may be missing",
+        )
     line: dict[str, Any] = {"op": "create", "element": name, "channel": channel}
     if who:
         line["actor"] = who

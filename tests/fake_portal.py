@@ -319,6 +319,7 @@ class FakePortal:
         if found is None:
             return _error("ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}")
         rows, wrapped = found
+        rows = _since(rows, params)
         start = int(str(params.get("start") or 0))
         chunk = [_fill(row, webhook) for row in rows[start : start + PAGE]]
         body: dict[str, Any] = {"result": {"items": chunk} if wrapped else chunk}
@@ -344,6 +345,26 @@ _JSON = "application/json; charset=utf-8"
 
 def _error(code: str, description: str) -> dict[str, Any]:
     return {"error": code, "error_description": description}
+
+
+def _since(rows: list[Any], params: Mapping[str, Any]) -> list[Any]:
+    """The rows a `>=FIELD` filter (`filter`, or `FILTER` for lists) keeps, times compared as
+    times; a value in the portal's locale format is kept, as if the portal read it so."""
+    for key in ("filter", "FILTER"):
+        conditions = params.get(key)
+        if not isinstance(conditions, Mapping):
+            continue
+        for name, bound in conditions.items():
+            if name.startswith(">="):
+                rows = [row for row in rows if _not_before(row.get(name[2:]), bound)]
+    return rows
+
+
+def _not_before(value: Any, bound: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(value)) >= datetime.fromisoformat(str(bound))
+    except ValueError:
+        return True
 
 
 def _fill(row: Any, webhook: str) -> Any:

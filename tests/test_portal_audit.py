@@ -472,3 +472,17 @@ def test_list_dates_in_the_portal_locale(text: str, expected: str | None) -> Non
     at = locale_time(text, offset("+03:00"))
 
     assert (at.isoformat() if at else None) == expected
+
+
+def test_an_add_before_since_is_not_missing_from_tasks_and_activities_asked_since(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    manifest = json.loads((snapshot / "manifest.json").read_text("utf-8"))
+    manifest["since"] = "2026-03-31T15:30:00+03:00"
+    (snapshot / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    summary = audit(snapshot, tmp_path / "audit.db")
+
+    unseen = verdict(summary, "crm.deal:106", 11, "add")
+    assert unseen["verdict"] == "expected, unverifiable"
+    assert "asked for tasks and activities since 2026-03-31T15:30:00+03:00 only" in unseen["note"]
