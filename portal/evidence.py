@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from portal import documents
+from portal import BIZPROC_PROVIDERS, documents
 from portal.contents import Contents
 from portal.derive import TemplateInfo
 
 TASK_RETENTION = {"cloud": timedelta(days=1), "on_premise": timedelta(days=365)}
-BIZPROC_PROVIDERS = ("CRM_BIZPROC_TASK", "CRM_BIZPROC_WORKFLOW", "CRM_BIZPROC_COMMENT")
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from portal.snapshot import Record, SnapshotError, parse_time
+from portal.targets import as_int
 
 _LOCALE_US = re.compile(
     r"^(\d{2})/(\d{2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2}) ?([ap]m)$", re.IGNORECASE
@@ -102,16 +103,6 @@ class Fields:
                 expected += " or a locale date such as '12/31/2024 11:59:59 pm'"
             raise self.fail(name, expected, value)
         return at
-
-
-def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-        return int(value)
-    return None
 
 
 def locale_time(value: Any, tz: timezone) -> datetime | None:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from portal import BIZPROC_PROVIDERS
 from portal.client import BATCH_LIMIT, PAGE_SIZE, PortalClient, PortalError
 from portal.snapshot import FORMAT, parse_time
 from portal.targets import as_int, has_stages, records, targets_of, type_name
 from portal.writer import Request, SnapshotFolder
 
-BIZPROC_PROVIDERS = ("CRM_BIZPROC_TASK", "CRM_BIZPROC_WORKFLOW", "CRM_BIZPROC_COMMENT")
 LIST_TYPES = ("bitrix_processes", "lists")  # Feed processes, then the lists
 
 TEMPLATE_FIELDS = [

@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from portal.fields import Fields, as_int
+from portal.fields import Fields
 from portal.snapshot import Record
+from portal.targets import FIRST_SMART_PROCESS, as_int
 
 # The fields without which a record is refused, per method (a Drive folder needs only TYPE).
 ESSENTIAL = {
@@ -43,7 +44,6 @@ OPTIONAL = {
 }
 # crm.item.list's types that have a web-form id: leads, quotes, smart processes (not deals).
 WEBFORM_TYPES = frozenset({1, 7})
-FIRST_SMART_PROCESS = 128
 
 
 def has_webform(entity_type_id: int) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from portal.evidence import BIZPROC_PROVIDERS
+from portal import BIZPROC_PROVIDERS
 from portal.targets import records
 
 ERRORS_JSON = Path(__file__).with_name("data") / "bitrix_errors.json"

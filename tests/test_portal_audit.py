@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auditing import audit, verdict
 from replaying import autostart, opened
 
 from portal.documents import crm_element, document_type, element
@@ -22,25 +23,6 @@ def snapshot(tmp_path: Path) -> Path:
     code, _, err = autostart("portal", "example", str(folder))
     assert code == 0, err
     return folder
-
-
-def audit(snapshot: Path, store: Path | str, *options: str) -> dict[str, Any]:
-    code, out, err = autostart(
-        "portal", "audit", str(snapshot), "--store", str(store), "--json", *options
-    )
-    assert code == 0, err
-    summary: dict[str, Any] = json.loads(out)
-    return summary
-
-
-def verdict(summary: dict[str, Any], element: str, template: int, trigger: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = [
-        v
-        for v in summary["verdicts"]
-        if (v["element"], v["template"], v["trigger"]) == (element, template, trigger)
-    ]
-    assert len(found) == 1, found
-    return found[0]
 
 
 def test_the_example_snapshot_gives_every_verdict_kind_anomalies_first(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auditing import audit, verdict
 from fake_portal import EXAMPLE, FakePortal, example_data
 from replaying import autostart
 
@@ -32,23 +33,13 @@ def pull(fake: FakePortal, out: Path, *options: str) -> Path:
     return out
 
 
-def audit(snapshot: Path, store: Path, *options: str) -> dict[str, Any]:
-    code, out, err = autostart(
-        "portal", "audit", str(snapshot), "--store", str(store), "--json", *options
-    )
-    assert code == 0, err
-    summary: dict[str, Any] = json.loads(out)
-    return summary
-
-
-def verdict(summary: dict[str, Any], element: str, template: int, trigger: str) -> dict[str, Any]:
-    found: dict[str, Any]
-    (found,) = [
-        v
-        for v in summary["verdicts"]
-        if (v["element"], v["template"], v["trigger"]) == (element, template, trigger)
-    ]
-    return found
+def pull_served(data: dict[str, Any], out: Path) -> Path:
+    """A pull of a test portal serving `data`, the portal closed after it."""
+    fake = FakePortal(data)
+    try:
+        return pull(fake, out)
+    finally:
+        fake.close()
 
 
 def test_a_pulled_portal_audits_to_the_verdicts_its_data_implies(
@@ -165,11 +156,7 @@ def test_fields_a_real_portal_leaves_out_are_unknown_and_lower_the_inferences_th
     deal_102["updatedTime"] = ""
     restore = next(row for row in data["instances"] if row["DOCUMENT_ID"] == "DEAL_104")
     restore.pop("STARTED_BY")
-    fake = FakePortal(data)
-    try:
-        snapshot = pull(fake, tmp_path / "snapshot")
-    finally:
-        fake.close()
+    snapshot = pull_served(data, tmp_path / "snapshot")
 
     summary = audit(snapshot, tmp_path / "audit.db")
 
@@ -197,11 +184,7 @@ def test_a_pulled_record_without_a_field_the_audit_cannot_do_without_is_refused(
 ) -> None:
     data = example_data()
     data["items"][147][0].pop("createdTime")
-    fake = FakePortal(data)
-    try:
-        snapshot = pull(fake, tmp_path / "snapshot")
-    finally:
-        fake.close()
+    snapshot = pull_served(data, tmp_path / "snapshot")
     store = tmp_path / "audit.db"
 
     code, out, err = autostart("portal", "audit", str(snapshot), "--store", str(store))
@@ -240,11 +223,7 @@ def test_every_kind_of_request_a_pull_writes_is_read_or_kept_as_observed(
          "DOCUMENT_ID": "SMART_INVOICE_3", "STARTED": "2026-03-31T16:30:02+03:00",
          "STARTED_BY": "7", "TEMPLATE_ID": "61"}
     )  # fmt: skip
-    fake = FakePortal(data)
-    try:
-        snapshot = pull(fake, tmp_path / "snapshot")
-    finally:
-        fake.close()
+    snapshot = pull_served(data, tmp_path / "snapshot")
     store = tmp_path / "audit.db"
 
     summary = audit(snapshot, store)

@@ -97,6 +97,16 @@ def _optional(request: dict[str, Any], row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(name for name in fields if name in row)
 
 
+def damaged(damage: Damage, factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A copy of the example with `damage` done to it: (its folder's parent, it, a store)."""
+    root = factory.mktemp("fuzz")
+    folder = root / "snapshot"
+    shutil.copytree(example(), folder)
+    damage.apply(folder)
+    note(repr(damage))
+    return root, folder, root / "audit.db"
+
+
 @st.composite
 def damages(draw: st.DrawFn) -> Damage:
     kind = draw(st.sampled_from(["missing", "wrong", "truncated", "manifest"]))
@@ -121,12 +131,7 @@ def damages(draw: st.DrawFn) -> Damage:
 def test_a_damaged_snapshot_is_refused_naming_file_page_and_field(
     damage: Damage, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    root = tmp_path_factory.mktemp("fuzz")
-    folder = root / "snapshot"
-    shutil.copytree(example(), folder)
-    damage.apply(folder)
-    store = root / "audit.db"
-    note(repr(damage))
+    root, folder, store = damaged(damage, tmp_path_factory)
 
     code, out, err = autostart("portal", "audit", str(folder), "--store", str(store))
 
@@ -164,12 +169,7 @@ def unknowns(draw: st.DrawFn) -> Damage:
 def test_a_record_without_a_field_the_audit_can_do_without_is_audited(
     damage: Damage, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    root = tmp_path_factory.mktemp("unknown")
-    folder = root / "snapshot"
-    shutil.copytree(example(), folder)
-    damage.apply(folder)
-    store = root / "audit.db"
-    note(repr(damage))
+    _, folder, store = damaged(damage, tmp_path_factory)
 
     code, out, err = autostart("portal", "audit", str(folder), "--store", str(store), "--json")
 
