@@ -25,6 +25,53 @@ class Element(JournaledAggregate):
         parameters: dict[str, Any]
         cause: str | None
 
+    class AddRefused(Aggregate.Created):
+        """The portal refused the add: the decisions are kept, no element was written."""
+
+        name: str
+        line: int
+        depth: int
+        channel: str
+        actor: str | None
+        fields: dict[str, Any]
+        parameters: dict[str, Any]
+        cause: str | None
+
+        def apply(self, element: Element) -> None:
+            element.written = False
+
+    class Added(Aggregate.Event):
+        """An element written under a name whose earlier add the portal had refused."""
+
+        revision: int
+        line: int
+        depth: int
+        channel: str
+        actor: str | None
+        fields: dict[str, Any]
+        parameters: dict[str, Any]
+        cause: str | None
+
+        def apply(self, element: Element) -> None:
+            element.revision = self.revision
+            element.written = True
+
+    class WriteRefused(Aggregate.Event):
+        """The portal refused a change: the fields stay as they were, the decisions are kept."""
+
+        revision: int
+        trigger: str
+        line: int
+        depth: int
+        channel: str
+        actor: str | None
+        changed: dict[str, Any]
+        parameters: dict[str, Any]
+        cause: str | None
+
+        def apply(self, element: Element) -> None:
+            element.revision = self.revision
+
     class Changed(Aggregate.Event):
         revision: int
         line: int
@@ -149,6 +196,7 @@ class Element(JournaledAggregate):
         self.name = name
         self.revision = 1
         self.deleted = False
+        self.written = True
         self.processes = 0
         self.running: dict[str, datetime] = {}
         self.queue: list[dict[str, Any]] = []
@@ -176,6 +224,86 @@ class Element(JournaledAggregate):
             channel=channel,
             actor=actor,
             fields=fields or {},
+            parameters=parameters or {},
+            cause=cause,
+        )
+
+    @classmethod
+    def refuse_add(
+        cls,
+        name: str,
+        at: datetime,
+        *,
+        line: int,
+        depth: int,
+        channel: str,
+        actor: str | None = None,
+        fields: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        cause: str | None = None,
+    ) -> Element:
+        return cls._create(
+            cls.AddRefused,
+            timestamp=at,
+            name=name,
+            line=line,
+            depth=depth,
+            channel=channel,
+            actor=actor,
+            fields=fields or {},
+            parameters=parameters or {},
+            cause=cause,
+        )
+
+    def add(
+        self,
+        at: datetime,
+        *,
+        line: int,
+        depth: int,
+        channel: str,
+        actor: str | None = None,
+        fields: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        cause: str | None = None,
+    ) -> None:
+        """Writes the element whose earlier add was refused (its name never held an element)."""
+        self.trigger_event(
+            self.Added,
+            timestamp=at,
+            revision=self.revision + 1,
+            line=line,
+            depth=depth,
+            channel=channel,
+            actor=actor,
+            fields=fields or {},
+            parameters=parameters or {},
+            cause=cause,
+        )
+
+    def refuse_change(
+        self,
+        at: datetime,
+        *,
+        trigger: str,
+        line: int,
+        depth: int,
+        channel: str,
+        changed: dict[str, Any],
+        actor: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        cause: str | None = None,
+    ) -> None:
+        self.trigger_event(
+            self.WriteRefused,
+            timestamp=at,
+            revision=self.revision + 1,
+            trigger=trigger,
+            line=line,
+            depth=depth,
+            channel=channel,
+            actor=actor,
+            changed=changed,
             parameters=parameters or {},
             cause=cause,
         )

@@ -11,9 +11,9 @@ from typing import Any, Protocol
 from domain.configs import TemplateConfig
 from domain.elements import Element
 from domain.errors import TrafficError
-from domain.faults import decision_order, reverses_queue
+from domain.faults import decision_order, per_template_constants, reverses_queue
 from domain.portal import Portal
-from domain.rules import Change, Situation, decide
+from domain.rules import LIST_MODULES, Change, Situation, decide, list_untuned, refuses_write
 from domain.simulation import Simulation
 from domain.templates import Template
 from domain.vocabulary import (
@@ -101,6 +101,7 @@ class Starter:
         self.portal = portal
         self.order = decision_order(faults)
         self.lifo = reverses_queue(faults)
+        self.list_wide_constants = not per_template_constants(faults)
         self.templates = {t.template: t for t in templates}
         self.elements = elements
         self.on_decision = on_decision
@@ -325,15 +326,22 @@ class Starter:
         parsed = element_name(name)
         if parsed.id > self.last_ids.get(parsed.document_type.name, 0):
             return  # above every id ever used for the type: it never existed
-        if self.elements.get(name) is not None:
+        element = self.elements.get(name)
+        if element is not None and element.written:
             raise TrafficError(
                 field_name, "an element that never existed (ids are never reused)", name
             )
 
     def _existing(self, name: str) -> Element:
         element = self.elements.get(name)
-        if element is None or element.deleted:
-            state = "was deleted" if element is not None else "does not exist"
+        if element is None or element.deleted or not element.written:
+            state = (
+                "does not exist"
+                if element is None
+                else "was deleted"
+                if element.deleted
+                else "does not exist: the portal refused its add"
+            )
             raise TrafficError("element", f"an existing element ({name} {state})", name)
         return element
 
@@ -367,21 +375,53 @@ class Starter:
     ) -> Round:
         """Creates the element now; returns its round, for `_run`."""
         name, dt = str(parsed), parsed.document_type
-        element = Element.create(
-            name,
-            self.now,
-            line=execution.line,
-            depth=depth,
-            channel=channel,
-            actor=actor,
-            fields=fields,
-            parameters=parameters,
-            cause=cause,
-        )
-        self.elements.add(element)
-        self.last_ids[dt.name] = max(self.last_ids.get(dt.name, 0), parsed.id)
         change = Change(dt, Trigger.ADD, channel, tuple(fields), parameters)
+        written: dict[str, Any] = {
+            "line": execution.line,
+            "depth": depth,
+            "channel": channel,
+            "actor": actor,
+            "fields": fields,
+            "parameters": parameters,
+            "cause": cause,
+        }
+        # Only a name at or below the last id used can have been named by a refused add.
+        used = parsed.id <= self.last_ids.get(dt.name, 0)
+        earlier = self.elements.get(name) if used else None
+        if self._refused(change):
+            if earlier is None:
+                element = Element.refuse_add(name, self.now, **written)
+                self.elements.add(element)
+            else:
+                element = earlier
+                element.refuse_change(
+                    self.now,
+                    trigger=Trigger.ADD.value,
+                    **{k: v for k, v in written.items() if k != "fields"},
+                    changed=fields,
+                )
+        elif earlier is not None:  # a name whose earlier add the portal refused
+            element = earlier
+            element.add(self.now, **written)
+        else:
+            element = Element.create(name, self.now, **written)
+            self.elements.add(element)
+        self.last_ids[dt.name] = max(self.last_ids.get(dt.name, 0), parsed.id)
         return self._round(element, change, execution, depth)
+
+    def _refused(self, change: Change) -> bool:
+        """Whether the portal refuses the write itself (lists REST, untuned constants)."""
+        if not change.is_lists_rest:
+            return False
+        situation = Situation(
+            self.portal.settings, True, 0, self._list_untuned(change.document_type)
+        )
+        return refuses_write(change, situation)
+
+    def _list_untuned(self, dt: DocumentType) -> dict[int, list[str]]:
+        if dt.module not in LIST_MODULES or not self.list_wide_constants:
+            return {}
+        return list_untuned([t.config for t in self.by_type.get(dt.name, ())])
 
     def _change(
         self,
@@ -397,8 +437,12 @@ class Starter:
         cause: str | None,
     ) -> Round:
         """Changes the element now; returns its round, for `_run`."""
-        element.change(
+        change = Change(dt, Trigger.CHANGE, channel, tuple(changed), parameters)
+        refused = {"trigger": Trigger.CHANGE.value} if self._refused(change) else {}
+        write = element.refuse_change if refused else element.change
+        write(
             self.now,
+            **refused,
             line=execution.line,
             depth=depth,
             channel=channel,
@@ -407,17 +451,17 @@ class Starter:
             parameters=parameters,
             cause=cause,
         )
-        change = Change(dt, Trigger.CHANGE, channel, tuple(changed), parameters)
         return self._round(element, change, execution, depth)
 
     def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> Round:
         """Decides every template of the type in ascending id, then runs what started."""
         at, settings = self.now, self.portal.settings
         container = self.portal.container_enabled(change.document_type.name)
+        untuned = self._list_untuned(change.document_type)
         started: list[tuple[TemplateConfig, str]] = []
         for template in self.by_type.get(change.document_type.name, ()):
             config = template.config
-            situation = Situation(settings, container, len(element.running))
+            situation = Situation(settings, container, len(element.running), untuned)
             verdict = decide(change, config, situation, self.order)
             holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
             process = element.next_process() if holds_process else None

@@ -33,7 +33,7 @@ class Reason(StrEnum):
     CHANNEL_ROBOT_CONVERSION = "CHANNEL_ROBOT_CONVERSION"
     CHANNEL_SYSTEM = "CHANNEL_SYSTEM"
     CHANNEL_DIRECT_API = "CHANNEL_DIRECT_API"
-    ROBOT_STAGE_CHANGE = "ROBOT_STAGE_CHANGE"
+    TRIGGER_STAGE_CHANGE = "TRIGGER_STAGE_CHANGE"
     NO_CHANGES = "NO_CHANGES"
     REST_LICENCE = "REST_LICENCE"
     FEATURE_DISABLED = "FEATURE_DISABLED"
@@ -60,7 +60,14 @@ CRM_CLASSIC = ("lead", "deal", "contact", "company")
 CRM_FACTORY = ("quote", "smart_invoice")
 STAGELESS_CRM = ("contact", "company")
 
-BACKGROUND_CHANNELS = frozenset({"call", "web_form", "open_line", "email"})
+# Bitrix delays these starts to the background and marks them to ignore the on-premise limit:
+# calls and web forms always, open lines only on change (an open-line add starts at once).
+BACKGROUND_CHANNELS = {
+    Trigger.ADD: frozenset({"call", "web_form"}),
+    Trigger.CHANGE: frozenset({"call", "web_form", "open_line"}),
+}
+# The channel's old name, refused with a message naming the two channels it was split into.
+OLD_STAGE_CHANNEL = "robot_stage_change"
 
 # Which channels each module's elements can be changed through, per trigger (a dash in the
 # SPEC's table is a channel missing from that trigger's set).
@@ -86,7 +93,7 @@ _DISK_BOTH = ("ui", "rest", "sync", "bizproc")
 CHANNELS: dict[Module, dict[Trigger, frozenset[str]]] = {
     Module.CRM: {
         Trigger.ADD: frozenset((*_CRM_BOTH, "robot_conversion")),
-        Trigger.CHANGE: frozenset((*_CRM_BOTH, "robot_stage_change")),
+        Trigger.CHANGE: frozenset((*_CRM_BOTH, "trigger_stage_change")),
     },
     Module.FEED: {Trigger.ADD: frozenset(_LISTS_BOTH), Trigger.CHANGE: frozenset(_LISTS_BOTH)},
     Module.LISTS: {Trigger.ADD: frozenset(_LISTS_BOTH), Trigger.CHANGE: frozenset(_LISTS_BOTH)},
@@ -129,7 +136,7 @@ class DocumentType:
         return self.module is not Module.CRM
 
     def allows(self, channel: str, trigger: Trigger) -> bool:
-        if channel == "robot_stage_change" and not self.has_stages:
+        if channel == "trigger_stage_change" and not self.has_stages:
             return False
         return channel in CHANNELS[self.module][trigger]
 

@@ -98,8 +98,9 @@ fig.tight_layout()
 # %% [markdown]
 # ## The exclusion matrix
 # Channel × reason: which rule stops which channel. Imports only ever meet `CHANNEL_IMPORT`,
-# process- and robot-made changes `CHANNEL_INNER`, the legacy REST channel alone meets
-# `REST_LICENCE` while the licence had lapsed.
+# process- and robot-made changes `CHANNEL_INNER` (a robot's "Change stage" action too), an
+# automation trigger moving a deal's or lead's stage `TRIGGER_STAGE_CHANGE`, and the legacy
+# REST channel alone meets `REST_LICENCE` while the licence had lapsed.
 
 # %%
 matrix = pd.crosstab(not_started["channel"], not_started["reason"], dropna=False)
@@ -110,9 +111,22 @@ matrix
 fig = exclusion_matrix(decisions)  # log colour scale: a handful and thousands both show
 
 # %% [markdown]
+# ## Legacy REST: Bitrix's older starter
+# `crm.deal.update` and the other legacy REST calls start templates through
+# `CBPDocument::autoStartWorkflows`, which looks at neither `active` nor constants and starts
+# on-change templates even when no field changed. In this portal template 13 is inactive and
+# template 32 has a required constant without a value: they start through legacy REST only.
+
+# %%
+started_anyway = decisions[
+    decisions["template"].isin([13, 32]) & decisions["outcome"].isin(["started", "queued"])
+]
+started_anyway.groupby(["template", "channel"], observed=True).size()
+
+# %% [markdown]
 # ## Check
-# No import ever started a process, and the legacy REST gate is the only place `REST_LICENCE`
-# appears.
+# No import ever started a process, the legacy REST gate is the only place `REST_LICENCE`
+# appears, and the inactive and untuned templates start through legacy REST alone.
 
 # %%
 imports = decisions[decisions["channel"] == "import"]
@@ -120,6 +134,8 @@ licence_channels = set(decisions.loc[decisions["reason"] == "REST_LICENCE", "cha
 laws_hold = {
     "no import started a process": bool((imports["outcome"] == "skipped").all()),
     "only legacy REST meets the licence gate": licence_channels <= {"rest"},
+    "inactive and untuned templates start through legacy REST alone": set(started_anyway["channel"])
+    <= {"rest"},
     "no law violated": result.violations == [],
 }
 assert all(laws_hold.values()), laws_hold

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from portal import records as r
-from portal.fields import as_int
 from portal.snapshot import MANIFEST, Manifest, Record, Request, SnapshotError, read_records
+from portal.targets import as_int
 
 LIST_METHODS = ("lists.element.get",)
 FILE_METHODS = ("disk.storage.getchildren", "disk.folder.getchildren")

@@ -122,7 +122,16 @@ def _crm(contents: Contents, types: list[str]) -> list[Timed]:
             history = stages.get((entity_type, item.id), [])
             restored = latest_before is not None and item.created < latest_before
             latest_before = max(latest_before or item.created, item.created)
-            timed.extend(item_events(len(timed), name, item, history, restored=restored))
+            timed.extend(
+                item_events(
+                    len(timed),
+                    name,
+                    item,
+                    history,
+                    restored=restored,
+                    since=contents.manifest.since,
+                )
+            )
     return timed
 
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from portal.targets import CRM_TYPES, FIRST_SMART_PROCESS, type_name
+
 # crm.item.list's entityTypeId for the CRM types; smart processes are their own id (>= 128).
-ENTITY_TYPES = {1: "lead", 2: "deal", 3: "contact", 4: "company", 7: "quote", 31: "smart_invoice"}
-_PREFIXES = {
-    "LEAD": "lead",
-    "DEAL": "deal",
-    "CONTACT": "contact",
-    "COMPANY": "company",
-    "QUOTE": "quote",
-    "SMART_INVOICE": "smart_invoice",
-}
+ENTITY_TYPES = {number: name for name, number in CRM_TYPES.items()}
+_PREFIXES = {name.upper(): name for name in CRM_TYPES}
 _CRM_ID = re.compile(
     r"^(?:(?P<classic>[A-Z_]+?)|DYNAMIC_(?P<dynamic>[1-9][0-9]*))_(?P<id>[1-9][0-9]*)$"
 )
@@ -27,10 +22,8 @@ LISTS_ENTITY = "Bitrix\\Lists\\BizprocDocumentLists"
 
 def crm_type(entity_type_id: int) -> str | None:
     """`crm.deal` for 2, `crm.dynamic_147` for 147; None for a type the SPEC does not name."""
-    if entity_type_id in ENTITY_TYPES:
-        return f"crm.{ENTITY_TYPES[entity_type_id]}"
-    if entity_type_id >= 128:
-        return f"crm.dynamic_{entity_type_id}"
+    if entity_type_id in ENTITY_TYPES or entity_type_id >= FIRST_SMART_PROCESS:
+        return f"crm.{type_name(entity_type_id)}"
     return None
 
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from portal import documents
+from portal import BIZPROC_PROVIDERS, documents
 from portal.contents import Contents
 from portal.derive import TemplateInfo
 
 TASK_RETENTION = {"cloud": timedelta(days=1), "on_premise": timedelta(days=365)}
-BIZPROC_PROVIDERS = ("CRM_BIZPROC_TASK", "CRM_BIZPROC_WORKFLOW", "CRM_BIZPROC_COMMENT")
 
 
 @dataclass
@@ -62,27 +61,29 @@ def starts(contents: Contents, templates: dict[int, TemplateInfo]) -> list[Start
     for instance in contents.instances:
         entry = start(instance.id, instance.template)
         entry.element = entry.element or where(instance.document_id, instance.template)
-        entry.started, entry.user = instance.started, instance.started_by
+        entry.started = entry.started or instance.started
+        entry.user = instance.started_by if entry.user is None else entry.user
         entry.records.append(
             {
                 "kind": "instance",
                 "id": instance.id,
                 "method": "bizproc.workflow.instances",
-                "detail": f"running, started {instance.started.isoformat()} "
-                f"by user {instance.started_by}",
+                "detail": f"running, started {_when(instance.started)} "
+                f"by {_who(instance.started_by)}",
             }
         )
     for task in contents.tasks:
         entry = start(task.workflow, task.template)
         entry.element = entry.element or where(task.document_id, task.template)
-        if entry.started is None:
-            entry.started, entry.user = task.started, task.started_by
+        entry.started = entry.started or task.started
+        entry.user = task.started_by if entry.user is None else entry.user
         entry.records.append(
             {
                 "kind": "task",
                 "id": str(task.id),
                 "method": "bizproc.task.list",
-                "detail": f"{task.activity or 'task'}, status {task.status}",
+                "detail": f"{task.activity or 'task'}, status "
+                f"{'unknown' if task.status is None else task.status}",
             }
         )
     for activity in contents.activities:
@@ -100,10 +101,18 @@ def starts(contents: Contents, templates: dict[int, TemplateInfo]) -> list[Start
                 "kind": "activity",
                 "id": str(activity.id),
                 "method": "crm.activity.list",
-                "detail": f"{activity.provider} created {activity.created.isoformat()}",
+                "detail": f"{activity.provider} created {_when(activity.created)}",
             }
         )
     return list(found.values())
+
+
+def _when(at: datetime | None) -> str:
+    return "at an unknown time" if at is None else at.isoformat()
+
+
+def _who(user: int | None) -> str:
+    return "an unknown user" if user is None else f"user {user}"
 
 
 def covering_sources(
@@ -115,9 +124,12 @@ def covering_sources(
 ) -> tuple[list[str], list[str]]:
     """Which fetched sources must show a start of `template` at `at`, and why the others
     cannot: (sources that cover it, reasons no other source does)."""
-    pulled = contents.manifest.pulled_at
+    pulled, since = contents.manifest.pulled_at, contents.manifest.since
     covered: list[str] = []
     gaps: list[str] = []
+    if since is not None and at < since:
+        # Tasks and activities were asked for since then only; running instances always whole.
+        gaps.append(f"the pull asked for tasks and activities since {since.isoformat()} only")
     if duration and at + timedelta(seconds=duration) > pulled:
         if contents.fetched("bizproc.workflow.instances"):
             covered.append(
@@ -133,7 +145,7 @@ def covering_sources(
         gaps.append("the template has no task step: no bizproc.task.list row")
     elif pulled - at > retention:
         gaps.append(f"its tasks stay listed {retention.days} day(s) after completion on {edition}")
-    elif contents.fetched("bizproc.task.list"):
+    elif contents.fetched("bizproc.task.list") and (since is None or at >= since):
         steps = ", ".join(template.task_steps)
         covered.append(
             f"bizproc.task.list: a task ({steps}), kept {retention.days} day(s) after completion"
@@ -149,7 +161,7 @@ def covering_sources(
             "without a task no CRM_BIZPROC_TASK activity; CRM_BIZPROC_WORKFLOW only when the "
             "item's responsible took part"
         )
-    elif contents.fetched("crm.activity.list"):
+    elif contents.fetched("crm.activity.list") and (since is None or at >= since):
         covered.append(
             "crm.activity.list: a CRM_BIZPROC_TASK activity (on-add templates with a task "
             "show in the timeline by default)"

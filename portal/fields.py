@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from portal.snapshot import Record, SnapshotError, parse_time
+from portal.targets import as_int
 
 _LOCALE_US = re.compile(
     r"^(\d{2})/(\d{2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2}) ?([ap]m)$", re.IGNORECASE
@@ -16,11 +17,24 @@ _LOCALE_DOTS = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})
 
 
 class Fields:
-    """Reads one record's fields, each error naming the file, the page and the field."""
+    """Reads one record's fields, each error naming the file, the page and the field.
+
+    The essential readers (`integer`, `user`, `text`, `time`) refuse a field that is absent,
+    null or empty; the `optional_*` ones take it as unknown and note its name in `unknown`.
+    """
 
     def __init__(self, record: Record) -> None:
         self.record = record
         self.data = record.data
+        self.unknown: list[str] = []
+
+    def given(self, name: str) -> bool:
+        """Whether the field holds a value; absent (a `select` left it out), null or empty
+        counts as unknown and is noted."""
+        if self.data.get(name) in (None, ""):
+            self.unknown.append(name)
+            return False
+        return True
 
     def fail(self, name: str, expected: str, got: Any = None) -> SnapshotError:
         record = self.record
@@ -30,7 +44,7 @@ class Fields:
 
     def raw(self, name: str) -> Any:
         if name not in self.data:
-            raise self.fail(name, "the field (it is missing)")
+            raise self.fail(name, "the field (it is missing; the audit cannot do without it)")
         return self.data[name]
 
     def integer(self, name: str, *, positive: bool = True) -> int:
@@ -49,13 +63,17 @@ class Fields:
         return number
 
     def optional_int(self, name: str) -> int | None:
-        value = self.data.get(name)
-        if value is None or value == "":
+        if not self.given(name):
             return None
+        value = self.data[name]
         number = as_int(value)
         if number is None:
             raise self.fail(name, "an integer, null or empty", value)
         return number
+
+    def optional_user(self, name: str) -> int | None:
+        """A user id (0: no user context), or None when the record does not say."""
+        return self.user(name) if self.given(name) else None
 
     def text(self, name: str) -> str:
         value = self.raw(name)
@@ -64,12 +82,15 @@ class Fields:
         return value
 
     def optional_text(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is None:
+        if not self.given(name):
             return None
+        value = self.data[name]
         if not isinstance(value, str):
             raise self.fail(name, "a string or null", value)
-        return value or None
+        return value
+
+    def optional_time(self, name: str, tz: timezone | None = None) -> datetime | None:
+        return self.time(name, tz) if self.given(name) else None
 
     def time(self, name: str, tz: timezone | None = None) -> datetime:
         value = self.raw(name)
@@ -82,16 +103,6 @@ class Fields:
                 expected += " or a locale date such as '12/31/2024 11:59:59 pm'"
             raise self.fail(name, expected, value)
         return at
-
-
-def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-        return int(value)
-    return None
 
 
 def locale_time(value: Any, tz: timezone) -> datetime | None:

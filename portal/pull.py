@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from portal import BIZPROC_PROVIDERS
 from portal.client import BATCH_LIMIT, PAGE_SIZE, PortalClient, PortalError
-from portal.snapshot import FORMAT
+from portal.snapshot import FORMAT, parse_time
 from portal.targets import as_int, has_stages, records, targets_of, type_name
 from portal.writer import Request, SnapshotFolder
 
-BIZPROC_PROVIDERS = ("CRM_BIZPROC_TASK", "CRM_BIZPROC_WORKFLOW", "CRM_BIZPROC_COMMENT")
 LIST_TYPES = ("bitrix_processes", "lists")  # Feed processes, then the lists
 
 TEMPLATE_FIELDS = [
@@ -45,6 +45,9 @@ class Pull:
     warn: Callable[[str], None] = lambda _: None
     fetched: list[tuple[Request, int]] = field(default_factory=list)
     rows: int = 0
+    # The portal's own clock: the latest `time.date_finish` it answered with. Retention windows
+    # (a task listed a day after its workflow ended, an instance still running) are the portal's.
+    portal_clock: datetime | None = None
 
     async def run(self) -> dict[str, Any]:
         templates = [
@@ -168,7 +171,15 @@ class Pull:
                     break
         self.fetched.append((request, len(pages)))
         self.rows += sum(len(records(page)) for page in pages)
+        for page in pages:
+            self._tick(page)
         return pages
+
+    def _tick(self, page: Mapping[str, Any]) -> None:
+        timing = page.get("time")
+        at = parse_time(timing.get("date_finish")) if isinstance(timing, Mapping) else None
+        if at is not None and (self.portal_clock is None or at > self.portal_clock):
+            self.portal_clock = at
 
     async def _next_pages(
         self, request: Request, pages: list[dict[str, Any]]
@@ -192,7 +203,10 @@ class Pull:
         return {
             "format": FORMAT,
             "portal": self.client.webhook.host,
-            "pulled_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "pulled_at": (self.portal_clock or datetime.now(UTC))
+            .astimezone(UTC)
+            .isoformat(timespec="seconds"),
+            "clock": "portal" if self.portal_clock else "local",
             "since": self.since.isoformat() if self.since else None,
             "types": [type_name(number) for number in crm_types],
             "client": {"name": "fast-bitrix24", "version": _version("fast-bitrix24")},

@@ -1,13 +1,54 @@
-"""The records a snapshot holds, read field by field into typed rows (numbers as str or int)."""
+"""The records a snapshot holds, read field by field into typed rows (numbers as str or int).
+
+A record is refused only for a field the audit cannot do without (`ESSENTIAL`): what identifies
+it, ties it to its template or element, and places an add or a change in time. Every other field
+may be absent (a `select` left it out), null or empty: it is unknown, and the row lists it in
+`unknown` so that the inferences that needed it say so.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from portal.fields import Fields, as_int
+from portal.fields import Fields
 from portal.snapshot import Record
+from portal.targets import FIRST_SMART_PROCESS, as_int
+
+# The fields without which a record is refused, per method (a Drive folder needs only TYPE).
+ESSENTIAL = {
+    "bizproc.workflow.template.list": ("ID", "DOCUMENT_TYPE", "AUTO_EXECUTE"),
+    "bizproc.workflow.instances": ("ID", "TEMPLATE_ID", "DOCUMENT_ID"),
+    "bizproc.task.list": ("ID", "WORKFLOW_ID", "WORKFLOW_TEMPLATE_ID", "DOCUMENT_ID"),
+    "crm.item.list": ("id", "createdTime"),
+    "crm.stagehistory.list": ("ID", "TYPE_ID", "OWNER_ID", "CREATED_TIME"),
+    "crm.activity.list": ("ID", "OWNER_TYPE_ID", "OWNER_ID", "PROVIDER_ID"),
+    "lists.element.get": ("ID", "DATE_CREATE"),
+    "disk.storage.getchildren": ("TYPE", "ID", "STORAGE_ID", "CREATE_TIME"),
+    "disk.folder.getchildren": ("TYPE", "ID", "STORAGE_ID", "CREATE_TIME"),
+    "disk.file.getVersions": ("ID", "OBJECT_ID", "GLOBAL_CONTENT_VERSION", "CREATE_TIME"),
+}
+# The fields read when given, per method: absent, null or empty they are unknown.
+OPTIONAL = {
+    "bizproc.workflow.template.list": ("NAME", "MODULE_ID", "ENTITY", "TEMPLATE", "PARAMETERS"),
+    "bizproc.workflow.instances": ("STARTED", "STARTED_BY"),
+    "bizproc.task.list": ("WORKFLOW_STARTED", "WORKFLOW_STARTED_BY", "STATUS", "ACTIVITY"),
+    "crm.item.list": ("createdBy", "updatedTime", "webformId", "sourceId"),
+    "crm.stagehistory.list": ("STAGE_ID", "STATUS_ID"),
+    "crm.activity.list": ("ORIGIN_ID", "CREATED", "SETTINGS"),
+    "lists.element.get": ("CREATED_BY",),
+    "disk.storage.getchildren": ("CREATED_BY",),
+    "disk.folder.getchildren": ("CREATED_BY",),
+    "disk.file.getVersions": ("CREATED_BY",),
+}
+# crm.item.list's types that have a web-form id: leads, quotes, smart processes (not deals).
+WEBFORM_TYPES = frozenset({1, 7})
+
+
+def has_webform(entity_type_id: int) -> bool:
+    return entity_type_id in WEBFORM_TYPES or entity_type_id >= FIRST_SMART_PROCESS
+
 
 # Activities of a template that give a person a task (bizproc.task.list's ACTIVITY values).
 TASK_ACTIVITIES = frozenset(
@@ -38,8 +79,8 @@ class InstanceRow:
     id: str
     template: int
     document_id: str
-    started: datetime
-    started_by: int
+    started: datetime | None
+    started_by: int | None  # None: the record does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +89,9 @@ class TaskRow:
     workflow: str
     template: int
     document_id: str
-    started: datetime
-    started_by: int
-    status: int
+    started: datetime | None
+    started_by: int | None
+    status: int | None
     activity: str | None
 
 
@@ -62,7 +103,7 @@ class ActivityRow:
     provider: str
     workflow: str | None
     template: int | None
-    created: datetime
+    created: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +112,10 @@ class ItemRow:
     id: int
     created: datetime
     updated: datetime | None
-    created_by: int
-    webform: int | None
+    created_by: int | None
+    webform: int | None  # 0: none
     source: str | None
+    unknown: tuple[str, ...] = ()  # fields the inferences needed and the record did not give
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +134,7 @@ class ListElementRow:
     iblock: int
     id: int
     created: datetime
-    created_by: int
+    created_by: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +142,7 @@ class FileRow:
     id: int
     storage: int
     created: datetime
-    created_by: int
+    created_by: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,21 +151,19 @@ class VersionRow:
     file: int
     number: int
     created: datetime
-    created_by: int
+    created_by: int | None
 
 
 def template_row(record: Record) -> TemplateRow:
     f = Fields(record)
     auto_execute = f.integer("AUTO_EXECUTE", positive=False)
-    if "DOCUMENT_TYPE" not in f.data:
-        raise f.fail("DOCUMENT_TYPE", "the field (it is missing)")
-    document_type = f.data["DOCUMENT_TYPE"]
+    document_type = f.raw("DOCUMENT_TYPE")
     if not (
-        isinstance(document_type, str)
+        (isinstance(document_type, str) and document_type)
         or (isinstance(document_type, list) and len(document_type) == 3)
     ):
         raise f.fail("DOCUMENT_TYPE", "a string or [module, entity, type]", document_type)
-    tree = f.data.get("TEMPLATE")
+    tree = f.data["TEMPLATE"] if f.given("TEMPLATE") else None
     return TemplateRow(
         id=f.integer("ID"),
         name=f.optional_text("NAME") or "",
@@ -174,8 +214,8 @@ def instance_row(record: Record) -> InstanceRow:
         id=f.text("ID"),
         template=f.integer("TEMPLATE_ID"),
         document_id=f.text("DOCUMENT_ID"),
-        started=f.time("STARTED"),
-        started_by=f.user("STARTED_BY"),
+        started=f.optional_time("STARTED"),
+        started_by=f.optional_user("STARTED_BY"),
     )
 
 
@@ -186,9 +226,9 @@ def task_row(record: Record) -> TaskRow:
         workflow=f.text("WORKFLOW_ID"),
         template=f.integer("WORKFLOW_TEMPLATE_ID"),
         document_id=f.text("DOCUMENT_ID"),
-        started=f.time("WORKFLOW_STARTED"),
-        started_by=f.user("WORKFLOW_STARTED_BY"),
-        status=f.user("STATUS"),
+        started=f.optional_time("WORKFLOW_STARTED"),
+        started_by=f.optional_user("WORKFLOW_STARTED_BY"),
+        status=f.optional_user("STATUS"),
         activity=f.optional_text("ACTIVITY"),
     )
 
@@ -208,22 +248,23 @@ def activity_row(record: Record) -> ActivityRow:
         provider=f.text("PROVIDER_ID"),
         workflow=f.optional_text("ORIGIN_ID"),
         template=template,
-        created=f.time("CREATED"),
+        created=f.optional_time("CREATED"),
     )
 
 
 def item_row(record: Record, entity_type: int) -> ItemRow:
     f = Fields(record)
-    updated = f.data.get("updatedTime")
-    return ItemRow(
+    row = ItemRow(
         entity_type=entity_type,
         id=f.integer("id"),
         created=f.time("createdTime"),
-        updated=None if updated in (None, "") else f.time("updatedTime"),
-        created_by=f.user("createdBy"),
-        webform=f.optional_int("webformId"),
+        updated=f.optional_time("updatedTime"),
+        created_by=f.optional_user("createdBy"),
+        webform=f.optional_int("webformId") if has_webform(entity_type) else None,
         source=f.optional_text("sourceId"),
     )
+    needed = ("createdBy", "webformId", "updatedTime")
+    return replace(row, unknown=tuple(name for name in needed if name in f.unknown))
 
 
 def stage_row(record: Record, entity_type: int) -> StageRow:
@@ -245,7 +286,7 @@ def list_element_row(record: Record, iblock_type: str, iblock: int, tz: timezone
         iblock=iblock,
         id=f.integer("ID"),
         created=f.time("DATE_CREATE", tz),
-        created_by=f.user("CREATED_BY"),
+        created_by=f.optional_user("CREATED_BY"),
     )
 
 
@@ -258,7 +299,7 @@ def file_row(record: Record) -> FileRow | None:
         id=f.integer("ID"),
         storage=f.integer("STORAGE_ID"),
         created=f.time("CREATE_TIME"),
-        created_by=f.user("CREATED_BY"),
+        created_by=f.optional_user("CREATED_BY"),
     )
 
 
@@ -269,5 +310,5 @@ def version_row(record: Record) -> VersionRow:
         file=f.integer("OBJECT_ID"),
         number=f.integer("GLOBAL_CONTENT_VERSION"),
         created=f.time("CREATE_TIME"),
-        created_by=f.user("CREATED_BY"),
+        created_by=f.optional_user("CREATED_BY"),
     )

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from portal.webhook import redact_json
+
 FORMAT = "autostart-snapshot/1"
 MANIFEST = "manifest.json"
 # Methods whose page wraps its records in `result.items`; the others return `result` as a list.
 WRAPPED = frozenset({"crm.item.list", "crm.stagehistory.list"})
-# Where a webhook's token hides in what a portal returns: download URLs carry `auth=TOKEN`, and
-# some answers and errors the whole webhook path `/rest/USER/TOKEN/`.
-_SECRETS = (
-    re.compile(r"(?P<keep>[?&]auth=)(?!\*\*\*)[^&#\s\"']+"),
-    re.compile(r"(?P<keep>/rest/[0-9]+/)(?!\*\*\*)[^/?#\s\"']+"),
-)
 
 
 class SnapshotError(Exception):
@@ -178,20 +173,8 @@ def _records(request: Request, page: int, result: Any) -> Iterator[Record]:
     for path, row in rows:
         if not isinstance(row, dict):
             raise SnapshotError(request.file, page, path, "a record (an object)", row)
-        yield Record(request, page, path, redact(row))
-
-
-def redact(value: Any) -> Any:
-    """`value` with every webhook token replaced by `***`, should a pull have missed one."""
-    if isinstance(value, str):
-        for pattern in _SECRETS:
-            value = pattern.sub(r"\g<keep>***", value)
-        return value
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    if isinstance(value, dict):
-        return {key: redact(item) for key, item in value.items()}
-    return value
+        # A token a pull should have redacted never goes further than this.
+        yield Record(request, page, path, redact_json(row))
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -119,7 +119,7 @@ def judge(
                 if info.unmodelled
                 else "a manual start (AUTO_EXECUTE 0: only a person or a process starts it)"
                 if info.auto_execute == 0
-                else "no add or change of this element in the snapshot to stand beside"
+                else _absent(start.element, contents)
             )
             unmatched.append(start.as_dict() | {"why": why})
             continue
@@ -127,6 +127,19 @@ def judge(
     verdicts = [_verdict(group, derived, contents, edition, durations) for group in groups.values()]
     verdicts.sort(key=lambda v: (VERDICTS.index(v.verdict), v.element, v.template, v.trigger))
     return Findings(verdicts, unknown, unmatched)
+
+
+def _absent(element: str | None, contents: Contents) -> str:
+    """Why no decision stands beside a workflow: the element is not in the snapshot, and
+    whether the pull was asked for it at all."""
+    why = "no add or change of this element in the snapshot to stand beside"
+    manifest = contents.manifest
+    kind = (element or "").partition(":")[0]
+    if kind.startswith("crm.") and kind.removeprefix("crm.") not in manifest.types:
+        return f"{why}: the pull did not ask for {kind} items (--types)"
+    if manifest.since is not None:
+        return f"{why}: the pull asked only for what changed since {manifest.since.isoformat()}"
+    return why
 
 
 def _nearest(candidates: list[dict[str, Any]], start: Start) -> dict[str, Any]:
@@ -205,7 +218,7 @@ def _verdict(
     if shown:
         verdict.verdict = STARTED
         one = shown[0]["starts"][0]
-        user = "no user (0)" if one.user == 0 else f"user {one.user}"
+        user = {0: "no user (0)", None: "an unknown user"}.get(one.user, f"user {one.user}")
         started = one.started.isoformat() if one.started else "an unknown time"
         kinds = ", ".join(f"{r['kind']} {r['id']}" for r in one.records)
         verdict.note = f"workflow {one.workflow} started {started} by {user}: {kinds}"

@@ -10,7 +10,34 @@ from urllib.parse import quote, urlsplit
 REDACTED = "***"
 
 _WEBHOOK_PATH = re.compile(r"^/rest/(?P<user>\d+)/(?P<token>[^/?#]+)/?$")
-_URL_AUTH = re.compile(r"(?P<key>[?&](?:auth|access_token|refresh_token)=)[^&#\s\"']+")
+# Where a token hides even when it is not known: a URL's `auth=` (or an OAuth token) parameter,
+# as in Drive download URLs, and a webhook's path `/rest/USER/TOKEN/` echoed in an answer.
+_SECRETS = (
+    re.compile(r"(?P<key>[?&](?:auth|access_token|refresh_token)=)(?!\*\*\*)[^&#\s\"']+"),
+    re.compile(r"(?P<key>/rest/[0-9]+/)(?!\*\*\*)[^/?#\s\"']+"),
+)
+
+
+def redact(text: str, token: str = "") -> str:
+    """The text with `token` (when known), and any token a URL parameter or a webhook path
+    carries, replaced by `***`."""
+    if token:
+        text = text.replace(token, REDACTED)
+        text = text.replace(quote(token, safe=""), REDACTED)
+    for pattern in _SECRETS:
+        text = pattern.sub(lambda m: m["key"] + REDACTED, text)
+    return text
+
+
+def redact_json(value: Any, token: str = "") -> Any:
+    """A JSON value with every string and key redacted and every other value kept as it was."""
+    if isinstance(value, str):
+        return redact(value, token)
+    if isinstance(value, list):
+        return [redact_json(item, token) for item in value]
+    if isinstance(value, dict):
+        return {redact(key, token): redact_json(item, token) for key, item in value.items()}
+    return value
 
 
 class WebhookError(ValueError):
@@ -43,18 +70,7 @@ class Webhook:
         return f"Webhook(host={self.host!r})"
 
     def redact(self, text: str) -> str:
-        """The text with the token, and any token-like URL parameter, replaced by `***`."""
-        if self.token:
-            text = text.replace(self.token, REDACTED)
-            text = text.replace(quote(self.token, safe=""), REDACTED)
-        return _URL_AUTH.sub(lambda m: m["key"] + REDACTED, text)
+        return redact(text, self.token)
 
     def redact_body(self, value: Any) -> Any:
-        """A JSON value with every string redacted and every other value kept as it was."""
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, list):
-            return [self.redact_body(item) for item in value]
-        if isinstance(value, dict):
-            return {self.redact(key): self.redact_body(item) for key, item in value.items()}
-        return value
+        return redact_json(value, self.token)

@@ -10,7 +10,14 @@ from typing import Any
 from domain.rules import RULES
 from domain.vocabulary import element_name, is_document_type
 from projections.database import ReadDatabase
-from projections.ledger import utc
+from projections.ledger import REFUSED, utc
+
+TRIGGER_OF_OP = {
+    "create": "add",
+    "update": "change",
+    REFUSED["add"]: "add",
+    REFUSED["change"]: "change",
+}
 
 
 class UnknownElementError(LookupError):
@@ -34,7 +41,10 @@ def explain_checks(records: list[list[Any]]) -> list[dict[str, Any]]:
     """Each stored `[rule, values]` check with its step, verdict, confidence and source."""
     checks = []
     for rule_id, values in records:
-        rule = RULES[rule_id]
+        rule = RULES.get(rule_id)
+        if rule is None:
+            checks.append(_retired(rule_id, values))
+            continue
         checks.append(
             {
                 "check": rule.check,
@@ -47,6 +57,20 @@ def explain_checks(records: list[list[Any]]) -> list[dict[str, Any]]:
             }
         )
     return checks
+
+
+def _retired(rule_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A check recorded by an earlier model, under a rule since revised: shown, not judged."""
+    return {
+        "check": rule_id.split(".", 1)[0],
+        "passed": False,
+        "reason": None,
+        "values": values,
+        "rule": rule_id,
+        "confidence": "I",
+        "source": f"rule {rule_id} of an earlier model version, since revised: replay the "
+        "traffic to decide it again",
+    }
 
 
 def explain(db: ReadDatabase, query: Query) -> dict[str, Any]:
@@ -114,7 +138,8 @@ def _change(
     change: dict[str, Any] = {
         "revision": row["revision"],
         "op": row["op"],
-        "trigger": {"create": "add", "update": "change"}.get(row["op"]),
+        "trigger": TRIGGER_OF_OP.get(row["op"]),
+        "refused": row["op"] in REFUSED.values(),
         "at": row["at"],
         "line": row["line"],
         "depth": row["depth"],

@@ -19,6 +19,10 @@ from projections.database import ReadDatabase
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
+# A write the portal refused is a row of `changes` with its own op: its decisions follow it.
+REFUSED = {"add": "create_refused", "change": "update_refused"}
+
+
 def _json(value: Any) -> str:
     return _dumps(value)
 
@@ -105,17 +109,36 @@ class AuditLedger:
 
     @fold.register
     def _(self, event: Element.Created, position: int, page: Page) -> None:
+        self._new_element(page, event)
+        self._change(page, position, event.name, 1, "create", event, event.fields)
+
+    @fold.register
+    def _(self, event: Element.AddRefused, position: int, page: Page) -> None:
+        self._new_element(page, event)
+        self._change(page, position, event.name, 1, REFUSED["add"], event, event.fields)
+
+    def _new_element(self, page: Page, event: Element.Created | Element.AddRefused) -> None:
         parsed = element_name(event.name)
         self._remember(event.originator_id, event.name)
         page.elements.append(
             (event.originator_id.hex, event.name, parsed.document_type.name, parsed.id)
         )
-        self._change(page, position, event.name, 1, event, event.fields)
+
+    @fold.register
+    def _(self, event: Element.Added, position: int, page: Page) -> None:
+        name = self.element(event.originator_id)
+        self._change(page, position, name, event.revision, "create", event, event.fields)
 
     @fold.register
     def _(self, event: Element.Changed, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
-        self._change(page, position, name, event.revision, event, event.changed)
+        self._change(page, position, name, event.revision, "update", event, event.changed)
+
+    @fold.register
+    def _(self, event: Element.WriteRefused, position: int, page: Page) -> None:
+        name = self.element(event.originator_id)
+        op = REFUSED[event.trigger]
+        self._change(page, position, name, event.revision, op, event, event.changed)
 
     def _change(
         self,
@@ -123,7 +146,12 @@ class AuditLedger:
         position: int,
         name: str,
         revision: int,
-        event: Element.Created | Element.Changed,
+        op: str,
+        event: Element.Created
+        | Element.AddRefused
+        | Element.Added
+        | Element.Changed
+        | Element.WriteRefused,
         values: dict[str, Any],
     ) -> None:
         page.changes.append(
@@ -132,7 +160,7 @@ class AuditLedger:
                 name,
                 name.split(":", 1)[0],
                 revision,
-                "create" if revision == 1 else "update",
+                op,
                 event.timestamp.isoformat(),
                 _utc(event.timestamp),
                 event.line,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.settings import PLANS_WITHOUT_FEATURES
 from domain.vocabulary import Module, Trigger, document_type
 from simulations.scenario import Scenario, TrafficModel
 
@@ -26,6 +27,9 @@ DEFAULT_CHANNELS = {
 }
 # Ids of types that processes create are spaced so a cascade's max+1 never meets the traffic's.
 ACTION_ID_STRIDE = 1000
+# The field an automation trigger's stage move changes.
+STAGE_FIELD = {"lead": "STATUS_ID"}
+LEGACY_REST_ENTITIES = ("lead", "deal", "contact", "company")
 
 
 @dataclass
@@ -37,6 +41,23 @@ class _State:
     live: dict[str, list[int]] = field(default_factory=dict)
     parameters: dict[str, list[str]] = field(default_factory=dict)
     off: set[str] = field(default_factory=set)
+    # Lists REST refuses writes to a list with an untuned template: the generator never
+    # changes an element whose add was refused (it does not exist).
+    untuned: dict[str, dict[int, bool]] = field(default_factory=dict)
+    template_types: dict[int, str] = field(default_factory=dict)
+    configs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    features: dict[str, bool] = field(
+        default_factory=lambda: {"bizproc": True, "lists_processes": True}
+    )
+
+    def refuses(self, name: str, channel: str) -> bool:
+        module = document_type(name).module
+        if channel != "rest" or module not in (Module.FEED, Module.LISTS):
+            return False
+        enabled = self.features["bizproc"] and (
+            module is not Module.FEED or self.features["lists_processes"]
+        )
+        return enabled and any(self.untuned.get(name, {}).values())
 
 
 def _dump(line: dict[str, Any]) -> str:
@@ -86,10 +107,28 @@ def _remember_settings(state: _State, line: dict[str, Any]) -> None:
         for key, channel in (("email_integration", "email"), ("telephony", "call")):
             if key in line:
                 (state.off.discard if line[key] else state.off.add)(channel)
+        if "plan" in line:
+            enabled = line["plan"] not in PLANS_WITHOUT_FEATURES
+            state.features = dict.fromkeys(state.features, enabled)
+        state.features.update(line.get("features", {}))
+    if line["op"] == "template":
+        _remember_template(state, line)
     if line["op"] == "template" and "parameters" in line and "document_type" in line:
         names = [p["name"] for p in line["parameters"]]
         known = state.parameters.setdefault(line["document_type"], [])
         known.extend(n for n in names if n not in known)
+
+
+def _remember_template(state: _State, line: dict[str, Any]) -> None:
+    """Which templates of a list would make lists REST refuse a write (untuned constants)."""
+    template = line["template"]
+    name = state.template_types.setdefault(template, line.get("document_type", ""))
+    known = state.untuned.setdefault(name, {})
+    config = state.configs.setdefault(template, {"auto_execute": 0, "constants": []})
+    config.update({k: line[k] for k in ("auto_execute", "constants") if k in line})
+    known[template] = bool(config["auto_execute"] & 3) and any(
+        c.get("required") and c.get("value") in (None, "") for c in config["constants"]
+    )
 
 
 def _next_lines(
@@ -136,11 +175,13 @@ def _next_lines(
     names = sorted(model.document_types)
     name = rng.choices(names, weights=[model.document_types[n] for n in names])[0]
     doc_type = document_type(name)
+    channel = _channel(model.create_channels, state, rng, name, Trigger.ADD)
+    window = 0 if state.refuses(name, channel) else model.recent_elements
     line: dict[str, Any] = {
         "op": "create",
         "at": at,
-        "element": f"{name}:{_new_id(state, name, stride, model.recent_elements)}",
-        "channel": _channel(model.create_channels, state, rng, name, Trigger.ADD),
+        "element": f"{name}:{_new_id(state, name, stride, window)}",
+        "channel": channel,
     }
     parameters = _parameters(model, state, rng, name)
     if parameters:
@@ -166,7 +207,12 @@ def _update(
         else _channel(model.change_channels, state, rng, name, Trigger.CHANGE)
     )
     changed: dict[str, Any] = {}
-    if rng.random() >= model.empty_change_share:
+    empty = model.empty_change_share
+    if channel == "rest" and doc_type.entity in LEGACY_REST_ENTITIES:
+        empty = model.rest_empty_change_share
+    if channel == "trigger_stage_change":
+        changed = {STAGE_FIELD.get(doc_type.entity, "STAGE_ID"): f"S{rng.randint(1, 9)}"}
+    elif rng.random() >= empty:
         fields = CHANGED_FIELDS[doc_type.module]
         changed = {rng.choice(fields): rng.randint(1, 99)}
     line: dict[str, Any] = {
@@ -217,7 +263,8 @@ def _new_id(state: _State, name: str, stride: dict[str, int], window: int) -> in
     state.next_id[name] = number
     new = number * stride.get(name, 1)
     live = state.live.setdefault(name, [])
-    live.append(new)
-    if len(live) > window:
-        del live[0]
+    if window:  # a window of 0: the element will not exist, nothing changes it later
+        live.append(new)
+        if len(live) > window:
+            del live[0]
     return new

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-# The deciding check is FAIL; checks failing after it are "fail" (they would fail too).
+# The deciding check is FAIL; the other failing checks are "fail" (they would fail too).
 PASS, DECIDING, ALSO_FAILING = "pass", "FAIL", "fail"
+# The ledger's ops for writes the portal refused, and the op each attempted.
+REFUSED_OPS = {"create_refused": "create", "update_refused": "update"}
 
 
 def counted(count: int, singular: str, plural: str | None = None) -> str:
@@ -31,13 +33,29 @@ def value_text(value: Any) -> str:
     return _value(value)
 
 
-def render_checks(checks: list[dict[str, Any]], indent: str = "      ") -> list[str]:
+def check_marks(checks: list[dict[str, Any]], reason: str | None = None) -> list[str]:
+    """Each check's mark: FAIL on the first check giving the decision's `reason`.
+
+    That is the first failing check, except for a write the portal refused: every template
+    records the refusal, whatever its earlier checks say.
+    """
+    deciding = next(
+        (i for i, c in enumerate(checks) if not c["passed"] and c["reason"] == reason),
+        next((i for i, c in enumerate(checks) if not c["passed"]), None),
+    )
+    return [
+        PASS if check["passed"] else DECIDING if index == deciding else ALSO_FAILING
+        for index, check in enumerate(checks)
+    ]
+
+
+def render_checks(
+    checks: list[dict[str, Any]], indent: str = "      ", reason: str | None = None
+) -> list[str]:
+    """One line a check, marked as `check_marks` says."""
     lines = []
-    decided = False
-    for check in checks:
+    for check, mark in zip(checks, check_marks(checks, reason), strict=True):
         values = _values(check["values"])
-        mark = PASS if check["passed"] else ALSO_FAILING if decided else DECIDING
-        decided = decided or not check["passed"]
         lines.append(
             f"{indent}{mark} {check['check']:<13}"
             f"{(values + '  ') if values else ''}"
@@ -64,7 +82,7 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
             f", active={_value(config['active'])}, duration={config['duration']}s, "
             + _configured(config)
         )
-    lines.extend(render_checks(decision["checks"], indent + "  "))
+    lines.extend(render_checks(decision["checks"], indent + "  ", decision["reason"]))
     made = decision.get("cascade", {}).get("changes_made", [])
     if made:
         listed = ", ".join(f"{c['element']} ({c['op']})" for c in made)
@@ -125,12 +143,14 @@ def render_explanation(explanation: dict[str, Any]) -> str:
         lines.append("")
         who = f" by {change['actor']}" if change["actor"] else ""
         via = f" via {change['channel']}" if change["channel"] else ""
+        op, refused = change["op"], change["op"] in REFUSED_OPS
         lines.append(
-            f"#{change['revision']} {change['op']}{via}{who} at {change['at']} "
+            f"#{change['revision']} {REFUSED_OPS.get(op, op)}{via}{who} at {change['at']} "
             f"(traffic line {change['line']}, depth {change['depth']})"
+            + (": refused by the portal, nothing was written" if refused else "")
         )
         if change["fields"]:
-            label = "fields" if change["op"] == "create" else "changed"
+            label = "fields" if change["trigger"] == "add" else "changed"
             lines.append(f"    {label}: {_values(change['fields'])}")
         if change["parameters"]:
             lines.append(f"    parameters: {_values(change['parameters'])}")

@@ -34,6 +34,8 @@ class TrafficModel:
     change_channels: dict[str, dict[str, float]] = field(default_factory=dict)
     change_share: float = 0.5
     empty_change_share: float = 0.02
+    # Legacy CRM REST updates that change nothing (sync apps sending the same values again).
+    rest_empty_change_share: float = 0.02
     delete_share: float = 0.01
     web_form_duplicate_share: float = 0.0
     parameters_share: float = 0.5
@@ -190,6 +192,7 @@ _NUMBERS = {
     "mean_gap_s": (float, 0.001, None),
     "change_share": (float, 0.0, 1.0),
     "empty_change_share": (float, 0.0, 1.0),
+    "rest_empty_change_share": (float, 0.0, 1.0),
     "delete_share": (float, 0.0, 1.0),
     "web_form_duplicate_share": (float, 0.0, 1.0),
     "parameters_share": (float, 0.0, 1.0),

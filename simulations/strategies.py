@@ -167,6 +167,8 @@ class TrafficState:
     parameter_names: set[str] = field(default_factory=lambda: set(PARAMETER_NAMES))
     last_ids: dict[str, int] = field(default_factory=dict)
     live: list[str] = field(default_factory=list)
+    # What a template says about starting by itself and its constants, by id.
+    configs: dict[int, Line] = field(default_factory=dict)
 
     @classmethod
     def after(cls, lines: Iterable[Line]) -> TrafficState:
@@ -187,15 +189,34 @@ class TrafficState:
             self.container_types.add(line["document_type"])
         elif op == "template":
             self.template_types.setdefault(line["template"], line.get("document_type", ""))
+            config = self.configs.setdefault(line["template"], {"auto_execute": 0, "constants": []})
+            config |= {k: line[k] for k in ("auto_execute", "constants") if k in line}
             self.created_types |= {a["create"] for a in line.get("actions", []) if "create" in a}
             self.parameter_names |= {p["name"] for p in line.get("parameters", [])}
         elif op in ("create", "import"):
             for name in line.get("elements", [line.get("element")]):
                 kind, number = name.rsplit(":", 1)
                 self.last_ids[kind] = max(self.last_ids.get(kind, 0), int(number))
-                self.live.append(name)
+                if not self.refuses(kind, line.get("channel", "import")):
+                    self.live.append(name)
         elif op == "delete":
             self.live.remove(line["element"])
+
+    def refuses(self, name: str, channel: str) -> bool:
+        """Whether the portal refuses a write (lists REST to a list with an untuned template):
+        an add it refuses makes no element, so no later line may name it."""
+        module = document_type(name).module
+        if channel != "rest" or module not in (Module.FEED, Module.LISTS):
+            return False
+        settings = self.settings
+        if not settings.bizproc or (module is Module.FEED and not settings.lists_processes):
+            return False
+        return any(
+            self.template_types.get(template) == name
+            and config["auto_execute"] & 3
+            and any(c.get("required") and c.get("value") in (None, "") for c in config["constants"])
+            for template, config in self.configs.items()
+        )
 
     @property
     def templates(self) -> dict[str, list[int]]:

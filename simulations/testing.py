@@ -131,17 +131,15 @@ class TemplateSetupMachine(RuleBasedStateMachine):
     # Traffic
 
     @rule(target=elements, data=st.data(), gap=st.integers(1, 3))
-    def create_element(self, data: st.DataObject, gap: int) -> str:
+    def create_element(self, data: st.DataObject, gap: int) -> Any:
         name = data.draw(st.sampled_from(self.types), label="document_type")
         element = self.new_element(name, gap)
-        line: Line = {
-            "op": "create",
-            "at": self.stamp(),
-            "element": element,
-            "channel": self.draw_channel(data, name, "create"),
-        }
+        channel = self.draw_channel(data, name, "create")
+        refused = self.state.refuses(name, channel)
+        line: Line = {"op": "create", "at": self.stamp(), "element": element, "channel": channel}
         self.send(line | self.draw_extras(data))
-        return element
+        # An add the portal refused made no element: no later line may name it.
+        return multiple() if refused else multiple(element)
 
     @precondition(lambda self: bool(importable(self.types)))
     @rule(target=elements, data=st.data(), count=st.integers(1, 3))
@@ -187,7 +185,13 @@ class TemplateSetupMachine(RuleBasedStateMachine):
         """Only CRM, and only with the portal option start_bp_within_bp on."""
         for decision in self.last_decisions:
             if decision["channel"] in PROCESS_CHANNELS and decision["outcome"] in STARTS:
-                allowed = self.within_bp and decision["element"].startswith("crm.")
+                # A file a process creates in Drive is a first version, decided like an upload.
+                process_file = decision["element"].startswith("disk.") and (
+                    decision["trigger"] == "add"
+                )
+                allowed = process_file or (
+                    self.within_bp and decision["element"].startswith("crm.")
+                )
                 _law(allowed, "a process-made change started a process", decision)
 
     @invariant()

@@ -53,8 +53,10 @@ def timeline_figure(
     ax = fig.add_subplot()
     for change in changes:
         at = _number(datetime.fromisoformat(change["at"]), offset)
-        marker = {"create": "^", "update": "o", "delete": "x"}[change["op"]]
-        ax.plot([at], [0], marker=marker, color="black", linestyle="none")
+        marker = {"add": "^", "change": "o"}.get(change["trigger"], "x")
+        # A write the portal refused is drawn hollow: it changed nothing.
+        face = "none" if change.get("refused") else "black"
+        ax.plot([at], [0], marker=marker, color="black", mfc=face, linestyle="none")
         for decision in change["decisions"]:
             row = rows[decision["template"]]
             ax.plot(

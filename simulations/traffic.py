@@ -17,6 +17,7 @@ from domain.vocabulary import (
     ALL_CHANNELS,
     MAX_ELEMENT_ID,
     MAX_TYPE_NUMBER,
+    OLD_STAGE_CHANNEL,
     Module,
     document_type,
     element_name,
@@ -258,6 +259,13 @@ def _change(data: dict[str, Any], values: str, *, required: bool) -> None:
     _element(data["element"])
     if "channel" not in data:
         raise _fail("channel", "the channel the change came through (required)")
+    if data["channel"] == OLD_STAGE_CHANNEL:
+        raise _fail(
+            "channel",
+            "trigger_stage_change (an automation trigger moved the item to its stage) or robot "
+            f"(a robot's Change stage action): {OLD_STAGE_CHANNEL} is the old name, split in two",
+            data["channel"],
+        )
     if not isinstance(data["channel"], str) or data["channel"] not in ALL_CHANNELS:
         raise _fail("channel", "one of " + ", ".join(sorted(ALL_CHANNELS)), data["channel"])
     if required and values not in data:

@@ -19,7 +19,7 @@ from typing import Any, Self
 from urllib.parse import urlencode
 
 import aiohttp
-from fake_portal import TIME, FakePortal
+from fake_portal import FakePortal, timing
 from postgres_server import free_port
 
 TOKEN = "jvh9y1ulvt2m6k5or90v9mg8nn32ozas"
@@ -213,9 +213,12 @@ class CollectorPortal(FakePortal):
     def page(self, method: str, params: Mapping[str, Any], *, webhook: str) -> dict[str, Any]:
         if method == "bizproc.workflow.instances":
             wanted = dict(params.get("filter") or {}).get("DOCUMENT_ID")
-            return {"result": list(self.running.get(str(wanted), [])), "time": TIME}
+            return {
+                "result": list(self.running.get(str(wanted), [])),
+                "time": timing(self.data["clock"], method),
+            }
         if method == "event.get":
-            return {"result": list(self.bound), "time": TIME}
+            return {"result": list(self.bound), "time": timing(self.data["clock"], method)}
         if method == "event.bind":
             self.bound.append(
                 {
@@ -225,7 +228,7 @@ class CollectorPortal(FakePortal):
                     "offline": 0,
                 }
             )
-            return {"result": True, "time": TIME}
+            return {"result": True, "time": timing(self.data["clock"], method)}
         if method == "event.unbind":
             before = len(self.bound)
             self.bound = [
@@ -233,5 +236,8 @@ class CollectorPortal(FakePortal):
                 for row in self.bound
                 if (row["event"], row["handler"]) != (params["event"], params["handler"])
             ]
-            return {"result": {"count": before - len(self.bound)}, "time": TIME}
+            return {
+                "result": {"count": before - len(self.bound)},
+                "time": timing(self.data["clock"], method),
+            }
         return super().page(method, params, webhook=webhook)

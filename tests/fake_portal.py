@@ -1,11 +1,13 @@
 """A local Bitrix24 portal for the pull's tests: a real HTTP server on 127.0.0.1.
 
-It serves the documented shapes with the quirks real portals show (numbers as strings or ints,
-`result.items` beside a bare `result`, mixed offsets, locale dates, `DOCUMENT_TYPE` as a string or
-a 3-array, empty batch maps as `[]`, a Drive download URL that carries the webhook's path), pages
-50 rows at a time, and misbehaves on request: `QUERY_LIMIT_EXCEEDED` on every n-th call (with HTTP
-503 or 200), an HTML 503 on every m-th, a token that expires after k calls, a documented error
-body or an HTML page for a method.
+It serves the records of the shipped example snapshot (`portal/examples/snapshot`), so the tests
+hold one picture of a portal: a pull of it writes the example again. It answers in the documented
+shapes with the quirks real portals show (the example's numbers as strings or ints, `result.items`
+beside a bare `result`, mixed offsets, locale dates; empty batch maps as `[]`; a Drive download
+URL that carries the webhook's token; `operating_reset_at` as a date on `crm.activity.list`),
+pages 50 rows at a time, and misbehaves on request: `QUERY_LIMIT_EXCEEDED` on every n-th call
+(with HTTP 503 or 200), an HTML 503 on every m-th, a token that expires after k calls, a
+documented error body or an HTML page for a method.
 """
 
 from __future__ import annotations
@@ -16,26 +18,40 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from portal import BIZPROC_PROVIDERS
+from portal.targets import records
+
 ERRORS_JSON = Path(__file__).with_name("data") / "bitrix_errors.json"
+EXAMPLE = Path(__file__).parent.parent / "portal" / "examples" / "snapshot"
 PAGE = 50
-TIME = {
-    "start": 1737535822.539526,
-    "finish": 1737535822.564579,
-    "duration": 0.025053024291992188,
-    "processing": 0.001973867416381836,
-    "date_start": "2025-01-22T11:50:22+02:00",
-    "date_finish": "2025-01-22T11:50:22+02:00",
-    "operating_reset_at": 1737536422,
-    "operating": 0,
-}
-# crm.activity.list's documented example gives operating_reset_at as a datetime string.
-DYNAMIC = "Bitrix\\Crm\\Integration\\BizProc\\Document\\Dynamic"
-ACTIVITY_TIME = {**TIME, "operating_reset_at": "2025-01-22T12:00:22+02:00"}
+PORTAL_ZONE = timezone(timedelta(hours=3))
+
+
+def timing(clock: str, method: str) -> dict[str, Any]:
+    """An answer's `time`, the portal's clock at `clock`; crm.activity.list's documented
+    example gives `operating_reset_at` as a date, the others as a Unix time."""
+    at = datetime.fromisoformat(clock).astimezone(PORTAL_ZONE)
+    reset = at + timedelta(minutes=10)
+    return {
+        "start": at.timestamp(),
+        "finish": at.timestamp() + 0.025,
+        "duration": 0.025,
+        "processing": 0.002,
+        "date_start": at.isoformat(),
+        "date_finish": at.isoformat(),
+        "operating_reset_at": (
+            reset.isoformat() if method == "crm.activity.list" else int(reset.timestamp())
+        ),
+        "operating": 0,
+    }
+
+
 _PATH = re.compile(r"^/rest/(?P<user>\d+)/(?P<token>[^/]+)/(?P<method>[\w.]+?)(?:\.json)?/?$")
 _KEY = re.compile(r"^(?P<name>[^\[]+)(?P<rest>(?:\[[^\]]*\])*)$")
 
@@ -70,149 +86,72 @@ def _lists(value: Any) -> Any:
     return value
 
 
-def _stamp(day: int, minute: int, offset: str = "+03:00") -> str:
-    return f"2026-03-{day:02d}T09:{minute:02d}:00{offset}"
+def example_data(padding_deals: int = 0) -> dict[str, Any]:
+    """The shipped example snapshot's records, by what a request asks for: the portal the
+    example shows (deals, leads, a smart process, a Feed list, a Drive storage), served again.
 
-
-def example_data(host: str) -> dict[str, Any]:
-    """A small portal: deals, leads, a smart process, a Feed list and a Drive storage."""
-    templates = [
-        {"ID": "212", "MODULE_ID": "crm", "ENTITY": "CCrmDocumentDeal",
-         "DOCUMENT_TYPE": ["crm", "CCrmDocumentDeal", "DEAL"], "AUTO_EXECUTE": "1",
-         "NAME": "New deal onboarding", "PARAMETERS": [], "CONSTANTS": [],
-         "MODIFIED": "2024-09-13T10:25:01+00:00", "IS_MODIFIED": "N", "USER_ID": "1"},
-        {"ID": "213", "MODULE_ID": "crm", "ENTITY": "CCrmDocumentDeal", "DOCUMENT_TYPE": "DEAL",
-         "AUTO_EXECUTE": "2", "NAME": "Discount approval", "PARAMETERS": [], "CONSTANTS": [],
-         "MODIFIED": "2024-09-14T10:25:01+03:00", "IS_MODIFIED": "Y", "USER_ID": "1"},
-        {"ID": "1", "ENTITY": "CCrmDocumentLead", "DOCUMENT_TYPE": [None, None, "LEAD"],
-         "AUTO_EXECUTE": "1", "NAME": "Lead qualification"},
-        {"ID": "301", "MODULE_ID": "crm", "ENTITY": DYNAMIC,
-         "DOCUMENT_TYPE": ["crm", DYNAMIC, "DYNAMIC_147"], "AUTO_EXECUTE": "3",
-         "NAME": "Contract check"},
-        {"ID": "565", "MODULE_ID": "lists", "ENTITY": "BizprocDocument",
-         "DOCUMENT_TYPE": ["lists", "BizprocDocument", "iblock_47"], "AUTO_EXECUTE": "1",
-         "NAME": "Event Organization", "PARAMETERS": {"Budget": {"Type": "int", "Required": "1"}}},
-        {"ID": "701", "MODULE_ID": "disk", "ENTITY": "Bitrix\\Disk\\BizProcDocument",
-         "DOCUMENT_TYPE": ["disk", "Bitrix\\Disk\\BizProcDocument", "STORAGE_1357"],
-         "AUTO_EXECUTE": "3", "NAME": "Contract review"},
-    ]  # fmt: skip
-    instances = [
-        {"DOCUMENT_ID": "LEAD_1", "ENTITY": "CCrmDocumentLead", "ID": "66e412fdc9bd44.36306599",
-         "STARTED": "2024-09-13T10:25:01+00:00", "MODULE_ID": "crm", "TEMPLATE_ID": "1",
-         "STARTED_BY": "0"},
-        {"DOCUMENT_ID": "DEAL_1633", "ENTITY": "CCrmDocumentDeal",
-         "ID": "658c4d3d6a2906.51542462", "STARTED": "2023-12-27T19:13:49+02:00",
-         "MODULE_ID": "crm", "TEMPLATE_ID": "212", "STARTED_BY": "57"},
-        {"DOCUMENT_ID": "DYNAMIC_147_1", "ENTITY": DYNAMIC,
-         "ID": "67a2ffdb2c57a3.00000001", "STARTED": "2026-03-02T09:01:00+03:00",
-         "MODULE_ID": "crm", "TEMPLATE_ID": "9999", "STARTED_BY": "1"},
-    ]  # fmt: skip
-    tasks = [
-        {"ENTITY": "BizprocDocument", "DOCUMENT_ID": "2249", "ID": "1477",
-         "WORKFLOW_ID": "67a2ffdb2c57a3.35276854", "NAME": "Add Contractor Information",
-         "MODIFIED": "2025-02-05T09:06:19+02:00", "WORKFLOW_STARTED": "2025-02-05T09:06:19+02:00",
-         "WORKFLOW_STARTED_BY": "1", "WORKFLOW_TEMPLATE_ID": "565", "STATUS": "0",
-         "MODULE_ID": "lists",
-         "DOCUMENT_URL": "/bizproc/processes/?livefeed=y&list_id=47&element_id=2249"},
-    ]  # fmt: skip
-    deals = [
-        {"id": n, "title": f"Deal #{n}", "stageId": "NEW" if n % 3 else "WON",
-         "createdTime": _stamp(1 + n % 28, n % 60, "+03:00" if n % 2 else "+02:00"),
-         "updatedTime": _stamp(1 + n % 28, n % 60), "createdBy": 1, "sourceId": "WEB",
-         "opportunity": 1000 + n, "entityTypeId": 2}
-        for n in range(1, 121)
-    ]  # fmt: skip
-    leads = [
-        {"id": n, "title": f"Lead #{n}", "stageId": "NEW", "createdTime": _stamp(2, n),
-         "updatedTime": _stamp(2, n), "createdBy": 0 if n == 3 else 1,
-         "webformId": 4 if n == 3 else 0,
-         "entityTypeId": 1}
-        for n in range(1, 8)
-    ]  # fmt: skip
-    contracts = [
-        {"id": n, "title": f"Contract {n}", "createdTime": _stamp(3, n), "entityTypeId": 147,
-         "ufCrm11_1712074666": f"{n}"}
-        for n in range(1, 4)
-    ]  # fmt: skip
-    deal_history = [  # the real captures give every value as a string
-        {"ID": str(n), "TYPE_ID": "1" if n <= 40 else "2",
-         "OWNER_ID": str(n if n <= 40 else n - 40),
-         "CREATED_TIME": _stamp(1 + n % 28, n % 60), "CATEGORY_ID": "0",
-         "STAGE_SEMANTIC_ID": "P", "STAGE_ID": "NEW"}
-        for n in range(1, 61)
-    ]  # fmt: skip
-    lead_history = [  # the documented example gives ints
-        {"ID": n, "TYPE_ID": 1, "OWNER_ID": n, "CREATED_TIME": "2024-04-25T14:59:11+00:00",
-         "STATUS_SEMANTIC_ID": "P", "STATUS_ID": "NEW"}
-        for n in range(1, 8)
-    ]  # fmt: skip
-    activities = {
-        "CRM_BIZPROC_TASK": [
-            {"ID": "9001", "OWNER_ID": "1633", "OWNER_TYPE_ID": "2",
-             "PROVIDER_ID": "CRM_BIZPROC_TASK",
-             "PROVIDER_TYPE_ID": "BIZPROC_TASK", "ASSOCIATED_ENTITY_ID": "1477",
-             "ORIGIN_ID": "658c4d3d6a2906.51542462", "SUBJECT": "Approve discount",
-             "CREATED": "2023-12-27T19:13:50+02:00", "COMPLETED": "N",
-             "SETTINGS": {"TASK_ID": 1477, "TASK_NAME": "Approve discount", "STATUS": "running"}},
-        ],
-        "CRM_BIZPROC_WORKFLOW": [
-            {"ID": "9002", "OWNER_ID": "5", "OWNER_TYPE_ID": "2",
-             "PROVIDER_ID": "CRM_BIZPROC_WORKFLOW",
-             "ORIGIN_ID": "65aa0000000000.00000005", "CREATED": "2026-03-05T09:05:00+03:00",
-             "SETTINGS": {"WORKFLOW_TEMPLATE_ID": 212, "WORKFLOW_STATUS": "Completed"}},
-        ],
-        "CRM_BIZPROC_COMMENT": [],
-    }  # fmt: skip
-    lists = {
-        "bitrix_processes": [{"ID": "47", "IBLOCK_TYPE_ID": "bitrix_processes", "NAME": "Events",
-                              "BIZPROC": "Y", "TIMESTAMP_X": "05/17/2023 04:09:23 pm"}],
-        "lists": [],
-    }  # fmt: skip
-    elements = [
-        {"ID": "2249", "NAME": "Partner Conference", "CREATED_BY": "1269",
-         "DATE_CREATE": "02/05/2025 09:06:19 am", "PROPERTY_951": {"3743": "1269", "3745": "1271"},
-         "PROPERTY_1003": {"3747": "12/31/2024 11:59:59 pm"}},
-        {"ID": "2250", "NAME": "Board meeting", "CREATED_BY": "1", "DATE_CREATE": ""},
-    ]  # fmt: skip
-    children = {
-        1357: [{"ID": "8996", "NAME": "Contracts", "TYPE": "folder", "STORAGE_ID": "1357"},
-               {"ID": "9050", "NAME": "Plan.xlsx", "TYPE": "file", "STORAGE_ID": "1357",
-                "CREATE_TIME": "2026-03-02T10:00:00+03:00"}],
-        8996: [{"ID": "9043", "NAME": "Test.docx", "TYPE": "file", "STORAGE_ID": "1357",
-                "PARENT_ID": "8996", "CREATE_TIME": "2026-02-16T12:52:05+02:00",
-                "GLOBAL_CONTENT_VERSION": "2"}],
-    }  # fmt: skip
-    versions = {
-        9043: [
-            {"ID": "7201", "OBJECT_ID": "9043", "GLOBAL_CONTENT_VERSION": "5",
-             "CREATE_TIME": "2026-02-17T12:21:22+02:00", "CREATED_BY": "1271",
-             "DOWNLOAD_URL": "{webhook}download/?token=disk%7CaWQ9NzIwMSZzZXJ2aWNl"},
-            {"ID": "7199", "OBJECT_ID": "9043", "GLOBAL_CONTENT_VERSION": "3",
-             "CREATE_TIME": "2026-02-17T12:15:06+02:00", "CREATED_BY": "1269",
-             "DOWNLOAD_URL": "{webhook}download/?token=disk%7CaWQ9NzE5OSZzZXJ2aWNl"},
-        ],
-        9050: [],
-    }  # fmt: skip
-    return {
-        "host": host,
-        "templates": templates,
-        "instances": instances,
-        "tasks": tasks,
-        "items": {1: leads, 2: deals, 147: contracts},
-        "history": {1: lead_history, 2: deal_history, 147: []},
-        "activities": activities,
-        "lists": lists,
-        "elements": {47: elements},
-        "children": children,
-        "versions": versions,
+    `padding_deals` adds deals after the example's (ids from 1001, created before the pull and
+    never changed) for tests that need lists longer than a page.
+    """
+    manifest = json.loads((EXAMPLE / "manifest.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = {
+        "templates": [],
+        "instances": [],
+        "tasks": [],
+        "items": {},
+        "history": {},
+        "activities": {provider: [] for provider in BIZPROC_PROVIDERS},
+        "lists": {},
+        "elements": {},
+        "children": {},
+        "versions": {},
+        "clock": manifest["pulled_at"],
     }
+    for request in manifest["requests"]:
+        method, params = request["method"], request["params"]
+        rows = [
+            row
+            for line in (EXAMPLE / request["file"]).read_text(encoding="utf-8").splitlines()
+            for row in records(json.loads(line))
+        ]
+        number = {"id": params.get("id"), "IBLOCK_ID": params.get("IBLOCK_ID")}
+        if method in _WHOLE:
+            data[_WHOLE[method]].extend(rows)
+        elif method in _BY_TYPE:
+            data[_BY_TYPE[method]][int(params["entityTypeId"])] = rows
+        elif method == "crm.activity.list":
+            for row in rows:
+                data["activities"][row["PROVIDER_ID"]].append(row)
+        elif method == "lists.get":
+            data["lists"][params["IBLOCK_TYPE_ID"]] = rows
+        elif method == "lists.element.get":
+            data["elements"][int(number["IBLOCK_ID"])] = rows
+        elif method in {"disk.storage.getchildren", "disk.folder.getchildren"}:
+            data["children"][int(number["id"])] = rows
+        elif method == "disk.file.getVersions":
+            data["versions"][int(number["id"])] = rows
+    data["items"][2] = data["items"][2] + [
+        {"id": 1000 + n, "createdTime": "2026-03-01T09:00:00+03:00",
+         "updatedTime": "2026-03-01T09:00:00+03:00", "createdBy": 7, "title": f"Deal #{n}",
+         "stageId": "NEW", "categoryId": 0}
+        for n in range(1, padding_deals + 1)
+    ]  # fmt: skip
+    return data
+
+
+_WHOLE = {
+    "bizproc.workflow.template.list": "templates",
+    "bizproc.workflow.instances": "instances",
+    "bizproc.task.list": "tasks",
+}
+_BY_TYPE = {"crm.item.list": "items", "crm.stagehistory.list": "history"}
 
 
 @dataclass
 class FakePortal:
     """The server and what it was asked; `url` is the webhook of the token it accepts now."""
 
-    data: dict[str, Any] = field(default_factory=lambda: example_data("127.0.0.1"))
+    data: dict[str, Any] = field(default_factory=example_data)
     token: str = "k3yS3cr3tT0ken9x"
     throttle_every: int = 0
     unavailable_every: int = 0
@@ -332,7 +271,10 @@ class FakePortal:
                 if key in body:
                     maps[f"result_{key}"][name] = body[key]
         # A real portal gives an empty map as a JSON array.
-        return {"result": {key: value or [] for key, value in maps.items()}, "time": TIME}
+        return {
+            "result": {key: value or [] for key, value in maps.items()},
+            "time": timing(self.data["clock"], "batch"),
+        }
 
     def rows(self, method: str, params: Mapping[str, Any]) -> tuple[list[Any], bool] | None:
         """The whole list a request pages through, and whether it is wrapped in `result.items`."""
@@ -359,7 +301,7 @@ class FakePortal:
             provider = filters.get("PROVIDER_ID") if isinstance(filters, dict) else None
             return data["activities"].get(provider, []), False
         if method == "lists.get":
-            return data["lists"].get(params.get("IBLOCK_TYPE_ID")), False
+            return data["lists"].get(params.get("IBLOCK_TYPE_ID"), []), False
         if method == "lists.element.get":
             found = data["elements"].get(number("IBLOCK_ID"))
             return None if found is None else (found, False)
@@ -377,13 +319,14 @@ class FakePortal:
         if found is None:
             return _error("ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}")
         rows, wrapped = found
+        rows = _since(rows, params)
         start = int(str(params.get("start") or 0))
         chunk = [_fill(row, webhook) for row in rows[start : start + PAGE]]
         body: dict[str, Any] = {"result": {"items": chunk} if wrapped else chunk}
         if start + PAGE < len(rows):
             body["next"] = start + PAGE
         body["total"] = len(rows)
-        body["time"] = ACTIVITY_TIME if method == "crm.activity.list" else TIME
+        body["time"] = timing(self.data["clock"], method)
         return body
 
     def pages(self, method: str, params: Mapping[str, Any], *, webhook: str) -> Iterator[Any]:
@@ -404,7 +347,29 @@ def _error(code: str, description: str) -> dict[str, Any]:
     return {"error": code, "error_description": description}
 
 
+def _since(rows: list[Any], params: Mapping[str, Any]) -> list[Any]:
+    """The rows a `>=FIELD` filter (`filter`, or `FILTER` for lists) keeps, times compared as
+    times; a value in the portal's locale format is kept, as if the portal read it so."""
+    for key in ("filter", "FILTER"):
+        conditions = params.get(key)
+        if not isinstance(conditions, Mapping):
+            continue
+        for name, bound in conditions.items():
+            if name.startswith(">="):
+                rows = [row for row in rows if _not_before(row.get(name[2:]), bound)]
+    return rows
+
+
+def _not_before(value: Any, bound: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(value)) >= datetime.fromisoformat(str(bound))
+    except ValueError:
+        return True
+
+
 def _fill(row: Any, webhook: str) -> Any:
+    """The row as the portal sends it: a Drive download URL carries the webhook's token."""
+    token = webhook.rstrip("/").rsplit("/", 1)[-1]
     if isinstance(row, dict) and "DOWNLOAD_URL" in row:
-        return {**row, "DOWNLOAD_URL": row["DOWNLOAD_URL"].format(webhook=webhook)}
+        return {**row, "DOWNLOAD_URL": row["DOWNLOAD_URL"].replace("auth=***", f"auth={token}")}
     return row

@@ -45,6 +45,20 @@ CATCHES = {
         "typical-cloud", 1000, "no_process_starts_from_unlicensed_legacy_rest"),
     "drive-parameters-ignored": (
         "on-premise-feed-drive", 1000, "starts_follow_the_parameters_rule"),
+    # The rules as they stood before the SPEC was checked against Bitrix's source.
+    "robot-stage-moves-excluded": (
+        "typical-cloud", 1000, "a_robot_change_is_a_process_made_change"),
+    "legacy-rest-checks-everything": (
+        "typical-cloud", 1000, "legacy_rest_checks_neither_active_nor_constants_nor_changes"),
+    "mail-and-open-line-adds-in-background": (
+        "on-premise-feed-drive", 1000, "never_more_running_than_the_limit"),
+    "process-files-inner": (
+        "on-premise-feed-drive", 1000, "a_file_a_process_creates_is_decided_like_an_upload"),
+    "lists-rest-checks-switch-and-parameters": (
+        "on-premise-feed-drive", 1000, "lists_rest_ignores_the_switch_and_the_parameters"),
+    "constants-per-template": (
+        "on-premise-feed-drive", 1000,
+        "no_list_process_starts_while_its_list_has_untuned_constants"),
 }  # fmt: skip
 
 
@@ -459,3 +473,46 @@ def test_a_decision_against_a_superseded_template_version_is_reported(ledger: Le
 
     assert "line 4" in violation.event
     assert (violation.expected, violation.happened) == ("template version 2", "version 1")
+
+
+def test_a_lists_rest_write_to_an_untuned_list_left_written_is_reported(ledger: Ledger) -> None:
+    lists = "lists.iblock_5"
+    untuned = [{"name": "Approver", "required": True}]
+    db = ledger([_template(21, lists, auto_execute=2, constants=untuned),
+                 _create(f"{lists}:1", 0, "rest"), _create(f"{lists}:2", 1, "ui")])  # fmt: skip
+    law = checker.lists_rest_writes_are_refused_exactly_when_the_list_is_untuned
+    assert _reported(law, db) == []
+
+    db.execute("UPDATE changes SET op = 'create' WHERE op = 'create_refused'")
+    db.execute("UPDATE changes SET op = 'create_refused' WHERE element = ?", (f"{lists}:2",))
+    violations = _reported(law, db)
+
+    assert [(v.element, v.happened) for v in violations] == [(f"{lists}:1", "written")]
+
+
+def test_a_legacy_rest_decision_skipped_as_inactive_is_reported(ledger: Ledger) -> None:
+    db = ledger([_template(11, active=False), _create(DEAL, 0, "rest")])
+    law = checker.legacy_rest_checks_neither_active_nor_constants_nor_changes
+    assert _reported(law, db) == []
+
+    db.execute("UPDATE decisions SET outcome = 'skipped', reason = 'TEMPLATE_INACTIVE', "
+               "process = NULL")  # fmt: skip
+    [violation] = _reported(law, db)
+
+    assert violation.happened == "skipped, TEMPLATE_INACTIVE"
+
+
+def test_a_parameters_skip_of_a_template_with_untuned_constants_is_reported(
+    ledger: Ledger,
+) -> None:
+    drive = "disk.storage_1"
+    untuned = [{"name": "Approver", "required": True}]
+    db = ledger([_template(41, drive, constants=untuned), _create(f"{drive}:1", 0,
+                 parameters={"Note": "x"})])  # fmt: skip
+    law = checker.constants_are_checked_before_parameters
+    assert _reported(law, db) == []
+
+    db.execute("UPDATE decisions SET reason = 'PARAMETERS_MISMATCH'")
+    [violation] = _reported(law, db)
+
+    assert violation.expected.startswith("skipped, CONSTANTS_NOT_TUNED")

@@ -60,7 +60,7 @@ def test_quiet_and_debug_are_off_unless_given() -> None:
 
 @pytest.mark.slow
 def test_simulate_prints_its_warnings_on_stderr_unless_quiet(tmp_path: Path) -> None:
-    common = ("simulate", "typical-cloud", "--events", "300", "--max-depth", "0")
+    common = ("simulate", "typical-cloud", "--lines", "300", "--max-depth", "0")
 
     loud = run(tmp_path, *common, "--store", "loud.db")
     quiet = run(tmp_path, *common, "--store", "quiet.db", "--quiet")
@@ -70,7 +70,7 @@ def test_simulate_prints_its_warnings_on_stderr_unless_quiet(tmp_path: Path) -> 
     assert "runaway cascade stopped at depth 1" in loud.stderr
     assert "warning" not in loud.stdout
     assert quiet.stderr == ""
-    assert quiet.stdout == loud.stdout.replace("loud.db", "quiet.db")  # the summary names it
+    assert quiet.stdout == loud.stdout.replace("store loud.db", "store quiet.db")
 
 
 @pytest.mark.slow

@@ -23,8 +23,13 @@ def test_example_traffic_decides_as_the_readme_says() -> None:
         (12, "started", "AUTO_ON_ADD"),
         (13, "skipped", "TEMPLATE_INACTIVE"),
     ]
-    assert by_line[14][0] == (11, "queued", "LIMIT_QUEUED")
-    assert by_line[15][0] == (11, "skipped", "ROBOT_STAGE_CHANGE")
+    # A REST app's update goes through Bitrix's older starter: inactive template 13 queues too.
+    assert by_line[14] == [
+        (11, "queued", "LIMIT_QUEUED"),
+        (12, "skipped", "NOT_ON_CHANGE"),
+        (13, "queued", "LIMIT_QUEUED"),
+    ]
+    assert by_line[15] == [(t, "skipped", "TRIGGER_STAGE_CHANGE") for t in (11, 12, 13)]
     assert by_line[16][0] == (11, "skipped", "NO_CHANGES")
     assert by_line[17] == [(21, "skipped", "CHANNEL_IMPORT")] * 2
     assert by_line[20] == [(31, "skipped", "PARAMETER_REQUIRED")]
@@ -33,3 +38,12 @@ def test_example_traffic_decides_as_the_readme_says() -> None:
     assert by_line[23] == [(41, "started", "AUTO_ON_ADD"), (42, "skipped", "PARAMETERS_MISMATCH")]
     assert by_line[24] == [(41, "skipped", "PARAMETERS_MISMATCH"), (42, "started", "AUTO_ON_ADD")]
     assert all(reason == "FEATURE_DISABLED" for _, _, reason in by_line[27])
+    assert by_line[31] == [(51, "skipped", "CONSTANTS_NOT_TUNED")]
+    assert by_line[32] == [
+        (11, "started", "AUTO_ON_CHANGE"),
+        (12, "skipped", "NOT_ON_CHANGE"),
+        (13, "started", "AUTO_ON_CHANGE"),
+    ]
+    assert by_line[33] == [(t, "skipped", "CHANNEL_INNER") for t in (11, 12, 13)]
+    assert set(by_line) == {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27,
+                            31, 32, 33}  # fmt: skip

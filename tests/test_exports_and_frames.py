@@ -20,14 +20,14 @@ from simulations.replay import open_store
 Row = dict[str, Any]
 SPEC_REASONS = {
     "CHANNEL_IMPORT", "CHANNEL_INNER", "CHANNEL_ROBOT_CONVERSION", "CHANNEL_SYSTEM",
-    "CHANNEL_DIRECT_API", "ROBOT_STAGE_CHANGE", "NO_CHANGES", "REST_LICENCE", "FEATURE_DISABLED",
+    "CHANNEL_DIRECT_API", "TRIGGER_STAGE_CHANGE", "NO_CHANGES", "REST_LICENCE", "FEATURE_DISABLED",
     "CONTAINER_DISABLED", "TEMPLATE_INACTIVE", "NOT_ON_ADD", "NOT_ON_CHANGE",
     "PARAMETERS_MISMATCH", "PARAMETER_REQUIRED", "CONSTANTS_NOT_TUNED", "LIMIT_REJECTED",
     "LIMIT_QUEUED", "AUTO_ON_ADD", "AUTO_ON_CHANGE",
 }  # fmt: skip
 SPEC_CHANNELS = {
     "ui", "lead_conversion", "recurring", "eshop_sync", "rest_item", "open_line", "email", "call",
-    "web_form", "rest", "import", "bizproc", "robot", "robot_conversion", "robot_stage_change",
+    "web_form", "rest", "import", "bizproc", "robot", "robot_conversion", "trigger_stage_change",
     "system", "feed", "iblock_api", "sync",
 }  # fmt: skip
 DECISION_COLUMNS = ["line", "depth", "at", "element", "document_type", "trigger", "channel",
@@ -75,7 +75,7 @@ TRAFFIC: list[dict[str, Any]] = [
     op("create", 7, 0, "disk.storage_1:1"),
     op("update", 8, -5, "disk.storage_1:1", "sync", changed={"VERSION": 2}),
     op("create", 9, 3, "crm.deal:102", "rest"),
-    op("update", 10, 0, "crm.deal:102", "robot_stage_change", changed={"STAGE_ID": "WON"}),
+    op("update", 10, 0, "crm.deal:102", "trigger_stage_change", changed={"STAGE_ID": "WON"}),
     op("update", 90, 3, "crm.deal:101", changed={"A": 3}),
     op("update", 95, 0, "crm.deal:101", changed={"A": 4}),  # queued, then dropped
     op("delete", 100, -5, "crm.deal:101"),

@@ -50,7 +50,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     folder = tmp_path_factory.mktemp("kills")
     with (folder / "traffic.jsonl").open("w") as traffic:
         subprocess.run(
-            autostart(folder, "generate", "typical-cloud", "--events", str(EVENTS), "--seed", "8"),
+            autostart(folder, "generate", "typical-cloud", "--lines", str(EVENTS), "--seed", "8"),
             cwd=folder,
             stdout=traffic,
             check=True,

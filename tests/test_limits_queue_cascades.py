@@ -165,7 +165,7 @@ def test_the_reject_policy_queues_nothing_and_still_decides_the_later_templates(
 BACKGROUND = pytest.mark.parametrize("channel", ["call", "web_form", "open_line", "email"])
 
 
-@BACKGROUND
+@pytest.mark.parametrize("channel", ["call", "web_form"])
 def test_on_premise_background_starts_bypass_the_limit_but_count_as_running(channel: str) -> None:
     traffic = [
         _portal(edition="on_premise", limit_simultaneous_processes=1),
@@ -182,6 +182,25 @@ def test_on_premise_background_starts_bypass_the_limit_but_count_as_running(chan
     assert [o for _, o, _ in _rows(decisions, 5)] == ["started", "started", "skipped"]
     assert _rows(decisions, 6)[2] == (3, "rejected", None)
     assert _rows(decisions, 7)[2][1] == "started"
+
+
+@pytest.mark.parametrize(("channel", "background_change"), [("open_line", True), ("email", False)])
+def test_on_premise_mail_and_open_line_adds_start_at_once_and_meet_the_limit(
+    channel: str, background_change: bool
+) -> None:
+    traffic = [
+        _portal(edition="on_premise", limit_simultaneous_processes=1),
+        _template(1, auto_execute=1, duration=600),
+        _template(2, auto_execute=1, duration=600),
+        _template(3, auto_execute=2),
+        _create(DEAL, 0, channel),
+        _update(DEAL, 1, channel),
+    ]
+
+    decisions = decisions_of(traffic)
+
+    assert [o for _, o, _ in _rows(decisions, 5)] == ["started", "rejected", "skipped"]
+    assert _rows(decisions, 6)[2][1] == ("started" if background_change else "rejected")
 
 
 @BACKGROUND

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auditing import audit, verdict
 from replaying import autostart, opened
 
 from portal.documents import crm_element, document_type, element
@@ -22,25 +23,6 @@ def snapshot(tmp_path: Path) -> Path:
     code, _, err = autostart("portal", "example", str(folder))
     assert code == 0, err
     return folder
-
-
-def audit(snapshot: Path, store: Path | str, *options: str) -> dict[str, Any]:
-    code, out, err = autostart(
-        "portal", "audit", str(snapshot), "--store", str(store), "--json", *options
-    )
-    assert code == 0, err
-    summary: dict[str, Any] = json.loads(out)
-    return summary
-
-
-def verdict(summary: dict[str, Any], element: str, template: int, trigger: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = [
-        v
-        for v in summary["verdicts"]
-        if (v["element"], v["template"], v["trigger"]) == (element, template, trigger)
-    ]
-    assert len(found) == 1, found
-    return found[0]
 
 
 def test_the_example_snapshot_gives_every_verdict_kind_anomalies_first(
@@ -206,9 +188,10 @@ def test_every_fetched_record_is_recorded_as_an_observation(snapshot: Path, tmp_
             app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 100_000)
         ]
     observed = [e for e in events if type(e).__qualname__ == "Observation.Observed"]
-    assert len(observed) == summary["records"] == 44
+    assert len(observed) == summary["records"] == 45
     methods = {e.method for e in observed}  # type: ignore[attr-defined]
     assert "crm.stagehistory.list" in methods
+    assert "lists.get" in methods  # read by no inference, kept as what the portal showed
     assert "disk.file.getVersions" in methods
     first = observed[0]
     assert first.observed_at == "2026-03-31T18:00:00+00:00"  # type: ignore[attr-defined]
@@ -311,7 +294,7 @@ def test_example_writes_the_shipped_snapshot_and_refuses_a_used_folder(tmp_path:
 
     assert first[0] == 0
     assert (target / "manifest.json").is_file()
-    assert len(list((target / "pages").glob("*.jsonl"))) == 14
+    assert len(list((target / "pages").glob("*.jsonl"))) == 18
     assert again[0] == 2
     assert "not an empty folder" in again[2]
 
@@ -417,7 +400,7 @@ def test_an_audit_into_postgresql_gives_the_same_verdicts_and_why(
 def test_an_activity_that_names_no_template_is_reported_not_dropped(
     snapshot: Path, tmp_path: Path
 ) -> None:
-    pages = snapshot / "pages" / "crm.activity.list.jsonl"
+    pages = snapshot / "pages" / "crm.activity.list.CRM_BIZPROC_COMMENT.jsonl"
     body = json.loads(pages.read_text("utf-8"))
     body["result"].append(
         {
@@ -471,3 +454,17 @@ def test_list_dates_in_the_portal_locale(text: str, expected: str | None) -> Non
     at = locale_time(text, offset("+03:00"))
 
     assert (at.isoformat() if at else None) == expected
+
+
+def test_an_add_before_since_is_not_missing_from_tasks_and_activities_asked_since(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    manifest = json.loads((snapshot / "manifest.json").read_text("utf-8"))
+    manifest["since"] = "2026-03-31T15:30:00+03:00"
+    (snapshot / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    summary = audit(snapshot, tmp_path / "audit.db")
+
+    unseen = verdict(summary, "crm.deal:106", 11, "add")
+    assert unseen["verdict"] == "expected, unverifiable"
+    assert "asked for tasks and activities since 2026-03-31T15:30:00+03:00 only" in unseen["note"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_portal import FakePortal, documented_errors
+from fake_portal import FakePortal, documented_errors, example_data
 
 from portal.targets import records
 from simulations.cli import main
@@ -35,11 +35,10 @@ EXPECTED_FILES = {
     "crm.activity.list.CRM_BIZPROC_COMMENT.jsonl",
     "lists.get.bitrix_processes.jsonl",
     "lists.get.lists.jsonl",
-    "lists.element.get.47.jsonl",
-    "disk.storage.getchildren.1357.jsonl",
-    "disk.folder.getchildren.8996.jsonl",
-    "disk.file.getVersions.9043.jsonl",
-    "disk.file.getVersions.9050.jsonl",
+    "lists.element.get.22.jsonl",
+    "disk.storage.getchildren.1.jsonl",
+    "disk.folder.getchildren.5100.jsonl",
+    "disk.file.getVersions.5120.jsonl",
 }
 
 
@@ -113,20 +112,27 @@ def test_a_download_url_keeps_everything_but_the_token(
 
     pull(capsys, "--webhook", fake.url, "--out", str(out), *FAST)
 
-    (page,) = page_lines(out, "pages/disk.file.getVersions.9043.jsonl")
+    (page,) = page_lines(out, "pages/disk.file.getVersions.5120.jsonl")
+    served = next(fake.pages("disk.file.getVersions", {"id": 5120}, webhook=fake.url))
+    assert f"auth={fake.token}&" in served["result"][0]["DOWNLOAD_URL"]
     assert [v["DOWNLOAD_URL"] for v in page["result"]] == [
-        f"{fake.base}/rest/1/***/download/?token=disk%7CaWQ9NzIwMSZzZXJ2aWNl",
-        f"{fake.base}/rest/1/***/download/?token=disk%7CaWQ9NzE5OSZzZXJ2aWNl",
+        "https://example.bitrix24.com/rest/download.json?auth=***&token=disk%7CaWQ9NTEyMCZfPTZkdUNQ"
+        f"%7CImRvd25sb2FkfGRpc2t8{n}"
+        for n in (2, 3)
     ]
-    assert page["result"][0]["GLOBAL_CONTENT_VERSION"] == "5"
+    assert page["result"][0]["GLOBAL_CONTENT_VERSION"] == "2"
 
 
 def test_lists_are_paged_fifty_rows_a_page_the_later_pages_in_one_batch(
-    capsys: pytest.CaptureFixture[str], fake: FakePortal, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    fake = FakePortal(example_data(padding_deals=115))
     out = tmp_path / "snapshot"
 
-    pull(capsys, "--webhook", fake.url, "--out", str(out), *FAST)
+    try:
+        pull(capsys, "--webhook", fake.url, "--out", str(out), *FAST)
+    finally:
+        fake.close()
 
     deals = page_lines(out, "pages/crm.item.list.2.jsonl")
     assert [len(records(page)) for page in deals] == [50, 50, 20]
@@ -174,7 +180,7 @@ def test_a_token_that_expires_mid_pull_stops_it_and_a_new_one_resumes_it(
         fake.close()
 
     assert code == 2
-    assert "rejected the webhook's token on crm.stagehistory.list (expired_token" in stderr
+    assert "rejected the webhook's token on crm.activity.list (expired_token" in stderr
     assert "run the same pull again (same --out) to resume it" in stderr
     assert 0 < len(stopped_with) < len(EXPECTED_FILES)
     assert again == 0, resumed
@@ -246,7 +252,7 @@ def test_an_error_inside_a_batch_stops_the_pull_and_names_the_listed_method(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     scope = {"error": "insufficient_scope", "error_description": ""}
-    fake = FakePortal(fail_in_batch=scope)
+    fake = FakePortal(example_data(padding_deals=115), fail_in_batch=scope)
 
     try:
         code, _, stderr = pull(capsys, "--webhook", fake.url, "--out", str(tmp_path / "s"), *FAST)

@@ -1,4 +1,5 @@
-"""Fuzzed snapshots: a clear error naming the file, page and field, exit 2, nothing recorded."""
+"""Fuzzed snapshots: a damaged one is refused with a clear error naming the file, page and
+field, exit 2, nothing recorded; a record without a field the audit can do without is audited."""
 
 from __future__ import annotations
 
@@ -9,35 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, note
+from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from replaying import autostart
 
 from portal.cli.audit import EXAMPLE
+from portal.records import ESSENTIAL, OPTIONAL
 
-# The fields an audit cannot do without, per method: what the REST notes say proves a start,
-# places an element in time, or ties it to a template.
-REQUIRED = {
-    "bizproc.workflow.template.list": ("ID", "AUTO_EXECUTE", "DOCUMENT_TYPE"),
-    "bizproc.workflow.instances": ("ID", "TEMPLATE_ID", "DOCUMENT_ID", "STARTED", "STARTED_BY"),
-    "bizproc.task.list": (
-        "ID",
-        "WORKFLOW_ID",
-        "WORKFLOW_TEMPLATE_ID",
-        "DOCUMENT_ID",
-        "WORKFLOW_STARTED",
-        "WORKFLOW_STARTED_BY",
-        "STATUS",
-    ),
-    "crm.item.list": ("id", "createdTime", "createdBy"),
-    "crm.stagehistory.list": ("ID", "TYPE_ID", "OWNER_ID", "CREATED_TIME"),
-    "crm.activity.list": ("ID", "OWNER_TYPE_ID", "OWNER_ID", "PROVIDER_ID", "CREATED"),
-    "lists.element.get": ("ID", "DATE_CREATE", "CREATED_BY"),
-    "disk.storage.getchildren": ("TYPE", "ID", "STORAGE_ID", "CREATE_TIME", "CREATED_BY"),
-    "disk.file.getVersions": ("ID", "OBJECT_ID", "GLOBAL_CONTENT_VERSION", "CREATE_TIME"),
-}
-# Values of no type any of those fields may take.
-WRONG: list[Any] = [None, [], {}, True, 1.5, {"value": "7"}]
+# Values of no type an essential field may take.
+WRONG: list[Any] = [None, "", [], {}, True, 1.5, {"value": "7"}]
+# How a real portal leaves out a field the audit can do without.
+UNKNOWN = ("missing", None, "")
 MANIFEST_KEYS = ("format", "portal", "pulled_at", "types", "requests")
 
 
@@ -51,7 +34,8 @@ def _manifest() -> dict[str, Any]:
 
 
 MANIFEST = _manifest()
-REQUESTS = [r for r in MANIFEST["requests"] if r["method"] in REQUIRED]
+REQUESTS = [r for r in MANIFEST["requests"] if r["method"] in ESSENTIAL]
+RECORDS = 45
 
 
 @dataclass(frozen=True)
@@ -101,10 +85,26 @@ def _rows(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _fields(method: str, row: dict[str, Any]) -> tuple[str, ...]:
-    fields = REQUIRED[method]
-    if method == "disk.storage.getchildren" and row.get("TYPE") != "file":
+    if method.startswith("disk.") and method.endswith("children") and row.get("TYPE") != "file":
         return ("TYPE",)  # a folder is read no further
-    return fields
+    return ESSENTIAL[method]
+
+
+def _optional(request: dict[str, Any], row: dict[str, Any]) -> tuple[str, ...]:
+    fields = OPTIONAL[request["method"]]
+    if request["method"] == "crm.item.list" and request["params"]["entityTypeId"] == 2:
+        fields = tuple(name for name in fields if name != "webformId")  # deals have none
+    return tuple(name for name in fields if name in row)
+
+
+def damaged(damage: Damage, factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A copy of the example with `damage` done to it: (its folder's parent, it, a store)."""
+    root = factory.mktemp("fuzz")
+    folder = root / "snapshot"
+    shutil.copytree(example(), folder)
+    damage.apply(folder)
+    note(repr(damage))
+    return root, folder, root / "audit.db"
 
 
 @st.composite
@@ -131,12 +131,7 @@ def damages(draw: st.DrawFn) -> Damage:
 def test_a_damaged_snapshot_is_refused_naming_file_page_and_field(
     damage: Damage, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    root = tmp_path_factory.mktemp("fuzz")
-    folder = root / "snapshot"
-    shutil.copytree(example(), folder)
-    damage.apply(folder)
-    store = root / "audit.db"
-    note(repr(damage))
+    root, folder, store = damaged(damage, tmp_path_factory)
 
     code, out, err = autostart("portal", "audit", str(folder), "--store", str(store))
 
@@ -154,6 +149,33 @@ def test_a_damaged_snapshot_is_refused_naming_file_page_and_field(
     assert "nothing was recorded" in err
     assert not store.exists()
     assert list(root.iterdir()) == [folder]
+
+
+@st.composite
+def unknowns(draw: st.DrawFn) -> Damage:
+    request = draw(st.sampled_from([r for r in REQUESTS if _rows(r)]))
+    rows = _rows(request)
+    index = draw(st.integers(min_value=0, max_value=len(rows) - 1))
+    fields = _optional(request, rows[index])
+    assume(fields)
+    name = draw(st.sampled_from(fields))
+    how = draw(st.sampled_from(UNKNOWN))
+    kind = "missing" if how == "missing" else "wrong"
+    return Damage(request["file"], 1, f"{index}.{name}", kind, None if kind == "missing" else how)
+
+
+@pytest.mark.slow
+@given(damage=unknowns())
+def test_a_record_without_a_field_the_audit_can_do_without_is_audited(
+    damage: Damage, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _, folder, store = damaged(damage, tmp_path_factory)
+
+    code, out, err = autostart("portal", "audit", str(folder), "--store", str(store), "--json")
+
+    assert code == 0, err
+    assert json.loads(out)["records"] == RECORDS
+    assert store.exists()
 
 
 def test_a_page_missing_from_a_file_is_refused(tmp_path: Path) -> None:

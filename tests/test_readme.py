@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -12,52 +13,64 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from collecting import CollectorPortal
 
-from simulations.cli import _commands, build_parser
+from simulations.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 AUTOSTART = ".venv/bin/autostart"
-PACKAGES = ("domain", "projections", "simulations", "portal", "web", "tests")
-# Run by other tests: the notebooks take minutes (test_notebooks runs that command on one);
-# a pull, its audit and the collector need a live portal (test_portal_pull, test_collect_cli
-# run them against local ones); the collector and serve run until stopped (test_collect_cli,
-# test_web_serve start them).
-ELSEWHERE = tuple(
-    f"{AUTOSTART} {command}"
-    for command in ("notebooks", "portal pull", "portal audit snapshot", "collect", "serve")
-)
 
 
 def blocks() -> list[tuple[str, str]]:
     return [(kind, body) for kind, body in BLOCK.findall(README)]
 
 
+PROJECT_FOLDERS = ("domain", "projections", "simulations", "portal", "web", "notebooks", "tests")
+# Not run here: the notebooks take minutes (test_notebooks runs that command on one of them), and
+# the collector is a service that runs until stopped, with `collect events` reading what it
+# recorded (test_collector runs both as real processes); `serve` runs until stopped too
+# (test_web_serve starts it as the README does).
+NOT_RUN = ("notebooks", "collect --listen", "collect events", "serve")
+
+
 def run_readme_commands(folder: Path) -> dict[str, str]:
-    """Runs every `.venv/bin/autostart` line of the README's sh blocks, in order, in `folder`;
-    returns each command's stdout by its line."""
+    """Runs every `.venv/bin/autostart` line of the README's sh blocks, in order, in `folder`,
+    with the webhook of a test portal on 127.0.0.1; returns each command's stdout by its line."""
     outputs = {}
     runner = f"{shlex.quote(sys.executable)} -m simulations.cli"
-    for kind, body in blocks():
-        if kind != "sh":
-            continue
-        for line in body.splitlines():
-            if not line.startswith(AUTOSTART) or line.startswith(ELSEWHERE):
+    portal = CollectorPortal()
+    environment = {**os.environ, "AUTOSTART_WEBHOOK": portal.url}
+    try:
+        for kind, body in blocks():
+            if kind != "sh":
                 continue
-            result = subprocess.run(
-                line.replace(AUTOSTART, runner, 1),
-                shell=True,
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-            )
-            assert result.returncode == 0, (line, result.stderr)
-            assert "Traceback" not in result.stderr
-            outputs[line] = result.stdout
+            for line in body.replace("\\\n", " ").splitlines():
+                if not line.startswith(AUTOSTART) or line.startswith(
+                    tuple(f"{AUTOSTART} {command}" for command in NOT_RUN)
+                ):
+                    continue
+                outputs[line] = run_readme_command(line, runner, folder, environment)
+    finally:
+        portal.close()
     return outputs
+
+
+def run_readme_command(line: str, runner: str, folder: Path, environment: dict[str, str]) -> str:
+    result = subprocess.run(
+        line.replace(AUTOSTART, runner, 1),
+        shell=True,
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, (line, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stdout
 
 
 def excerpt_after(command: str, kind: str) -> str:
@@ -108,11 +121,15 @@ def test_the_why_excerpt_is_what_why_prints_line_for_line(outputs: dict[str, str
     assert shown[:-1] == printed[: len(shown) - 1]
 
 
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    group = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
+    return cast(dict[str, argparse.ArgumentParser], group.choices)
+
+
 def test_every_command_and_option_in_the_readmes_table_exists() -> None:
-    commands_section = README.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
-    table = [line for line in commands_section.splitlines() if line.startswith("| `")]
-    subparsers = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
-    commands = cast(dict[str, argparse.ArgumentParser], subparsers.choices)
+    section = README.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    commands = subcommands(build_parser())
     checked = 0
 
     for row in table:
@@ -121,10 +138,11 @@ def test_every_command_and_option_in_the_readmes_table_exists() -> None:
         options = re.findall(r"(--[a-z-]+)", cell)
         for name in names:
             assert name in commands, name
-            # `portal pull --out DIR`: the option may be a sub-command's.
-            help_text = "".join(
-                command.format_help() for command in (commands[name], *_commands(commands[name]))
-            )
+            command = commands[name]
+            nested = re.search(rf"`{name} ([a-z]+)", cell)  # `portal pull`: its own options
+            if nested and command._subparsers is not None:
+                command = subcommands(command)[nested[1]]
+            help_text = command.format_help()
             for option in options:
                 assert option in help_text or option == "--set", (name, option)
             checked += 1
@@ -133,17 +151,25 @@ def test_every_command_and_option_in_the_readmes_table_exists() -> None:
 
 
 def test_the_readme_speaks_of_lines_not_events_and_names_real_settings() -> None:
-    # A setting is real when a notebook or a module of the project reads it.
-    readers = [*(ROOT / "notebooks").glob("*.py")] + [
-        path for package in PACKAGES for path in (ROOT / package).rglob("*.py")
-    ]
-    notebooks = "".join(p.read_text(encoding="utf-8") for p in readers)
+    sources = "".join(
+        path.read_text(encoding="utf-8")
+        for folder in (
+            "domain",
+            "projections",
+            "simulations",
+            "portal",
+            "web",
+            "notebooks",
+            "tests",
+        )
+        for path in (ROOT / folder).rglob("*.py")
+    )
     variables = set(re.findall(r"AUTOSTART_[A-Z_]+", README))
 
     (mention,) = [s for s in README.replace("\n", " ").split(";") if "--events" in s]
     assert "deprecated" in mention
     assert variables
-    assert all(variable in notebooks for variable in variables)
+    assert all(f'"{variable}"' in sources for variable in variables), variables
     extras = re.findall(r"`\[([a-z]+)\]`", README)
     assert len(extras) >= 5
     for extra in extras:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -152,3 +153,41 @@ def test_simulate_refuses_to_overwrite_an_existing_store(tmp_path: Path) -> None
     assert store.exists()
     assert again.returncode == 2
     assert "--continue" in again.stderr
+
+
+def test_a_typical_portal_has_triggers_robots_and_rest_sync_apps_that_change_nothing() -> None:
+    lines = [json.loads(text) for text in generate(load("typical-cloud"), events=3000)]
+    updates = [line for line in lines if line["op"] == "update"]
+
+    triggers = [u for u in updates if u["channel"] == "trigger_stage_change"]
+    robots = [u for u in updates if u["channel"] == "robot"]
+    rest = [u for u in updates if u["channel"] == "rest" and not u["element"].startswith(
+        ("crm.dynamic", "crm.quote", "crm.smart_invoice"))]  # fmt: skip
+
+    assert triggers
+    assert robots
+    assert all(set(t["changed"]) <= {"STAGE_ID", "STATUS_ID"} and t["changed"] for t in triggers)
+    assert not any(t["element"].startswith(("crm.contact", "crm.company")) for t in triggers)
+    empty = sum(1 for u in rest if not u["changed"]) / len(rest)
+    assert 0.15 < empty < 0.35  # rest_empty_change_share = 0.25
+
+
+def test_generated_traffic_never_names_an_element_whose_add_the_portal_refused() -> None:
+    scenario = load("on-premise-feed-drive")
+    lines = [json.loads(text) for text in generate(scenario, events=2000)]
+
+    result = simulate(scenario, parse_store("memory:"), events=2000)
+
+    # Template 113 joins lists.iblock_30 untuned, and is tuned later: lists REST adds between
+    # the two template lines are refused.
+    first, second = (i for i, line in enumerate(lines) if line.get("template") == 113)
+    refused = {
+        line["element"]
+        for line in lines[first:second]
+        if line["op"] == "create" and line["channel"] == "rest"
+        and line["element"].startswith("lists.iblock_30")
+    }  # fmt: skip
+    named = {line.get("element") for line in lines if line["op"] in ("update", "delete")}
+    assert result.violations == []
+    assert refused
+    assert not refused & named

@@ -176,8 +176,11 @@ def test_process_made_changes_outside_crm_never_start_whatever_start_bp_within_b
     element: str, trigger: str, within_bp: bool
 ) -> None:
     portal: Line = {"op": "portal", "start_bp_within_bp": within_bp}
+    # A file a process creates is a first version: Drive decides it like an upload.
+    expected = STARTED["add"] if (element, trigger) == ("disk.storage_1:5120", "add") else (
+        "skipped", "CHANNEL_INNER")  # fmt: skip
 
-    assert _verdict(element, "bizproc", trigger, portal) == ("skipped", "CHANNEL_INNER")
+    assert _verdict(element, "bizproc", trigger, portal) == expected
 
 
 @pytest.mark.parametrize("element", ["crm.deal:101", "crm.contact:5", "crm.company:3"])
@@ -190,18 +193,20 @@ def test_an_element_made_by_a_robot_conversion_starts_nothing(element: str) -> N
 
 @pytest.mark.parametrize("within_bp", [False, True], ids=["within-bp-off", "within-bp-on"])
 @pytest.mark.parametrize("element", ["crm.deal:101", "crm.lead:7"])
-def test_a_robot_moving_a_deal_or_lead_stage_starts_nothing(element: str, within_bp: bool) -> None:
+def test_a_trigger_moving_a_deal_or_lead_stage_starts_nothing(
+    element: str, within_bp: bool
+) -> None:
     portal: Line = {"op": "portal", "start_bp_within_bp": within_bp}
 
-    assert _verdict(element, "robot_stage_change", "change", portal) == (
+    assert _verdict(element, "trigger_stage_change", "change", portal) == (
         "skipped",
-        "ROBOT_STAGE_CHANGE",
+        "TRIGGER_STAGE_CHANGE",
     )
 
 
 @pytest.mark.parametrize("element", ["crm.quote:4", "crm.smart_invoice:8", "crm.dynamic_128:2"])
-def test_a_robot_moving_a_factory_item_stage_starts_a_process(element: str) -> None:
-    assert _verdict(element, "robot_stage_change", "change") == STARTED["change"]
+def test_a_trigger_moving_a_factory_item_stage_starts_a_process(element: str) -> None:
+    assert _verdict(element, "trigger_stage_change", "change") == STARTED["change"]
 
 
 @pytest.mark.parametrize(
@@ -209,11 +214,11 @@ def test_a_robot_moving_a_factory_item_stage_starts_a_process(element: str) -> N
     [("crm.contact:5", "change"), ("crm.company:3", "change"), ("crm.deal:101", "add")],
     ids=["contact-has-no-stages", "company-has-no-stages", "no-stage-change-on-add"],
 )
-def test_robot_stage_change_where_the_table_has_a_dash_is_bad_input(
+def test_trigger_stage_change_where_the_table_has_a_dash_is_bad_input(
     element: str, trigger: str
 ) -> None:
     with pytest.raises(BadLineError, match="channel"):
-        _verdict(element, "robot_stage_change", trigger)
+        _verdict(element, "trigger_stage_change", trigger)
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)

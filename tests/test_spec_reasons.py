@@ -75,8 +75,8 @@ def _reason(traffic: list[Line]) -> tuple[str, str]:
                       _create("lists.iblock_22:900", "iblock_api")],
                      "CHANNEL_DIRECT_API", id="direct-api"),
         pytest.param([_template("crm.deal:101"), _create("crm.deal:101"),
-                      _update("crm.deal:101", "robot_stage_change", {"STAGE_ID": "WON"})],
-                     "ROBOT_STAGE_CHANGE", id="robot-stage-change"),
+                      _update("crm.deal:101", "trigger_stage_change", {"STAGE_ID": "WON"})],
+                     "TRIGGER_STAGE_CHANGE", id="trigger-stage-change"),
         pytest.param([_portal(licence="free"), _template("crm.deal:101"),
                       _create("crm.deal:101", "rest")],
                      "REST_LICENCE", id="rest-licence"),
@@ -198,12 +198,12 @@ def test_an_empty_parameters_object_counts_as_no_values_on_drive() -> None:
     assert _reason(traffic) == ("started", "AUTO_ON_ADD")
 
 
-def test_drive_has_no_parameter_required() -> None:
+def test_drive_requires_parameters_only_when_the_line_carries_values() -> None:
     element = "disk.storage_1:5120"
     required = [{"name": "Reviewer", "required": True}]
     traffic = [_template(element, parameters=required), _create(element, parameters={"Due": "1"})]
 
-    assert _reason(traffic) == ("started", "AUTO_ON_ADD")
+    assert _reason(traffic) == ("skipped", "PARAMETER_REQUIRED")
 
 
 @pytest.mark.parametrize("given", [{}, {"Reason": None}, {"Reason": ""}],
@@ -315,6 +315,7 @@ def test_a_template_that_passes_every_check_starts_on_add_and_on_change() -> Non
 # The decision order
 
 DEAL = "crm.deal:101"
+QUOTE = "crm.quote:4"
 FEED = "feed.iblock_22:900"
 DRIVE = "disk.storage_1:5120"
 FEED_OFF = {"op": "container", "document_type": "feed.iblock_22", "bizproc_enabled": False}
@@ -332,11 +333,14 @@ REQUIRED = [{"name": "Reason", "required": True}]
         pytest.param([_portal(plan="free"), _template(DEAL), _create(DEAL, "import")],
                      "CHANNEL_IMPORT", id="import-before-feature"),
         pytest.param([_template(DEAL), _create(DEAL),
-                      _update(DEAL, "robot_stage_change", {})],
-                     "ROBOT_STAGE_CHANGE", id="robot-stage-before-no-changes"),
+                      _update(DEAL, "trigger_stage_change", {})],
+                     "TRIGGER_STAGE_CHANGE", id="trigger-stage-before-no-changes"),
+        pytest.param([_portal(licence="free"), _template(QUOTE), _create(QUOTE),
+                      _update(QUOTE, "rest", {})],
+                     "NO_CHANGES", id="no-changes-before-rest-licence"),
         pytest.param([_portal(licence="free"), _template(DEAL), _create(DEAL),
                       _update(DEAL, "rest", {})],
-                     "NO_CHANGES", id="no-changes-before-rest-licence"),
+                     "REST_LICENCE", id="legacy-rest-skips-no-changes-not-the-licence"),
         pytest.param([_portal(licence="free", plan="free"), _template(DEAL),
                       _create(DEAL, "rest")],
                      "REST_LICENCE", id="rest-licence-before-feature"),
@@ -354,9 +358,11 @@ REQUIRED = [{"name": "Reason", "required": True}]
                       _update(DRIVE, parameters={"Reviewer": "user_2"})],
                      "NOT_ON_CHANGE", id="not-on-change-before-parameters-mismatch"),
         pytest.param([_template(DRIVE, constants=UNTUNED), _create(DRIVE, parameters={"X": 1})],
-                     "PARAMETERS_MISMATCH", id="parameters-mismatch-before-constants"),
+                     "CONSTANTS_NOT_TUNED", id="constants-before-parameters-mismatch"),
         pytest.param([_template(FEED, parameters=REQUIRED, constants=UNTUNED), _create(FEED)],
-                     "PARAMETER_REQUIRED", id="parameter-required-before-constants"),
+                     "CONSTANTS_NOT_TUNED", id="constants-before-parameter-required"),
+        pytest.param([_template(DRIVE, parameters=REQUIRED), _create(DRIVE, parameters={"X": 1})],
+                     "PARAMETER_REQUIRED", id="drive-parameter-required-before-limit"),
         pytest.param([_template(DEAL, 1, duration=60), _template(DEAL, 2, duration=60),
                       _template(DEAL, 3, constants=UNTUNED), _create(DEAL)],
                      "CONSTANTS_NOT_TUNED", id="constants-before-limit"),

@@ -60,12 +60,14 @@ ADD_CHANNELS = {
     "disk": ("ui", "rest", "sync", "bizproc"),
 }  # fmt: skip
 CHANGE_CHANNELS = {
-    "crm": ("ui", "web_form", "call", "rest", "rest_item", "import", "bizproc", "system",
-            "robot_stage_change"),
+    "crm": ("ui", "web_form", "call", "rest", "rest_item", "import", "bizproc", "robot",
+            "system", "trigger_stage_change"),
     "feed": ADD_CHANNELS["feed"],
     "disk": ADD_CHANNELS["disk"],
 }  # fmt: skip
-BACKGROUND_CHANNELS = frozenset({"call", "web_form", "open_line", "email"})
+# On-premise background starts: e-mail and open-line adds start at once and meet the limit.
+BACKGROUND_CHANNELS = {"add": frozenset({"call", "web_form"}),
+                       "change": frozenset({"call", "web_form", "open_line"})}  # fmt: skip
 REST_LICENCES = frozenset({"paid", "nfr", "demo"})
 PLANS_WITHOUT_FEATURES = frozenset({"free", "basic"})
 EDITION_DEFAULTS = {"cloud": (2, "queue"), "on_premise": (0, "reject")}
@@ -127,6 +129,7 @@ class ElementModel:
     running: dict[str, Running] = field(default_factory=dict)
     queue: list[Waiting] = field(default_factory=list)
     deleted: bool = False
+    written: bool = True  # False when the portal refused its add
 
 
 @dataclass
@@ -250,7 +253,9 @@ class Model:
         self, name: str, channel: str, line: int, parameters: dict[str, Any] | None = None
     ) -> None:
         document_type, number = name.split(":")
-        element = ElementModel(name, document_type)
+        element = ElementModel(
+            name, document_type, written=not self.refuses(document_type, channel)
+        )
         self.elements[name] = element
         self.last_ids[document_type] = max(self.last_ids.get(document_type, 0), int(number))
         self.round(element, "add", channel, True, parameters or {}, Root(line), 0)
@@ -316,7 +321,7 @@ class Model:
             if process is None:
                 continue
             if outcome == "started":
-                bypassed = self.bypasses_limit(channel)
+                bypassed = self.bypasses_limit(channel, trigger)
                 limit = UNLIMITED if bypassed or not self.portal.limit else self.portal.limit
                 self.launch(element, process, template.duration, limit, self.created)
                 started.append(list(template.actions))
@@ -352,8 +357,25 @@ class Model:
             changed = bool(action["update"])
             self.round(element, "change", "bizproc", changed, {}, root, depth + 1)
 
-    def bypasses_limit(self, channel: str) -> bool:
-        return self.portal.edition == "on_premise" and channel in BACKGROUND_CHANNELS
+    def bypasses_limit(self, channel: str, trigger: str) -> bool:
+        return self.portal.edition == "on_premise" and channel in BACKGROUND_CHANNELS[trigger]
+
+    def list_untuned(self, document_type: str) -> bool:
+        """A Feed list with an auto-start template, active or not, whose constant is untuned."""
+        return module_of(document_type) == "feed" and any(
+            t.document_type == document_type and t.auto_execute & 3 and untuned(t)
+            for t in self.templates.values()
+        )
+
+    def refuses(self, document_type: str, channel: str) -> bool:
+        """Lists REST refuses a write to an untuned list (where business processes are on)."""
+        portal = self.portal
+        return (
+            channel == "rest"
+            and self.list_untuned(document_type)
+            and portal.bizproc
+            and portal.lists_processes
+        )
 
     def decide(
         self,
@@ -368,10 +390,19 @@ class Model:
         portal = self.portal
         module, entity = element.document_type.split(".", 1)
         adding = trigger == "add"
+        legacy_rest = module == "crm" and channel == "rest"  # deals and leads: the older starter
+        lists_rest = module == "feed" and channel == "rest"
+        if lists_rest and self.refuses(element.document_type, channel):
+            return "skipped", "CONSTANTS_NOT_TUNED"  # the write itself was refused
         # 1. channel exclusions
         if channel == "import":
             return "skipped", "CHANNEL_IMPORT"
-        if channel in ("bizproc", "robot") and not (module == "crm" and portal.start_bp_within_bp):
+        process_file = module == "disk" and channel == "bizproc" and adding
+        if (
+            channel in ("bizproc", "robot")
+            and not process_file
+            and not (module == "crm" and portal.start_bp_within_bp)
+        ):
             return "skipped", "CHANNEL_INNER"
         if channel == "robot_conversion":
             return "skipped", "CHANNEL_ROBOT_CONVERSION"
@@ -379,48 +410,55 @@ class Model:
             return "skipped", "CHANNEL_SYSTEM"
         if channel == "iblock_api":
             return "skipped", "CHANNEL_DIRECT_API"
-        if channel == "robot_stage_change" and entity in ("deal", "lead"):
-            return "skipped", "ROBOT_STAGE_CHANGE"
-        if not adding and not changed:
+        if channel == "trigger_stage_change" and entity in ("deal", "lead"):
+            return "skipped", "TRIGGER_STAGE_CHANGE"
+        if not adding and not changed and not legacy_rest:
             return "skipped", "NO_CHANGES"
-        if (
-            module == "crm"
-            and channel == "rest"
-            and portal.edition == "cloud"
-            and portal.licence not in REST_LICENCES
-        ):
+        if legacy_rest and portal.edition == "cloud" and portal.licence not in REST_LICENCES:
             return "skipped", "REST_LICENCE"
         # 2. features
         if not portal.bizproc or (module == "feed" and not portal.lists_processes):
             return "skipped", "FEATURE_DISABLED"
-        # 3. the list or storage
-        if module != "crm" and not portal.containers.get(element.document_type, True):
+        # 3. the list or storage (lists REST does not look)
+        if (
+            module != "crm"
+            and not lists_rest
+            and not portal.containers.get(element.document_type, True)
+        ):
             return "skipped", "CONTAINER_DISABLED"
-        # 4., 5. the template
-        if not template.active:
+        # 4., 5. the template (legacy REST does not look at active)
+        if not template.active and not legacy_rest:
             return "skipped", "TEMPLATE_INACTIVE"
         if not template.auto_execute & (1 if adding else 2):
             return "skipped", "NOT_ON_ADD" if adding else "NOT_ON_CHANGE"
-        # 6. parameters
+        # 6. constants: the template's own, the whole list's in Feed, none for legacy REST
+        if module == "feed" and self.list_untuned(element.document_type):
+            return "skipped", "CONSTANTS_NOT_TUNED"
+        if module != "feed" and not legacy_rest and untuned(template):
+            return "skipped", "CONSTANTS_NOT_TUNED"
+        # 7. parameters
         if module == "disk" and bool(parameters) != bool(template.parameters):
             return "skipped", "PARAMETERS_MISMATCH"
-        if module == "feed" and any(
+        required_missing = any(
             p.get("required", False)
             and is_missing(parameters.get(p["name"]))
             and is_missing(p.get("default"))
             for p in template.parameters
-        ):
+        )
+        checked = (module == "feed" and not lists_rest) or (module == "disk" and parameters)
+        if checked and required_missing:
             return "skipped", "PARAMETER_REQUIRED"
-        # 7. constants
-        if any(c.get("required", False) and is_missing(c.get("value")) for c in template.constants):
-            return "skipped", "CONSTANTS_NOT_TUNED"
         # 8. the simultaneous limit
         full = 0 < portal.limit <= len(element.running)
-        if full and not self.bypasses_limit(channel):
+        if full and not self.bypasses_limit(channel, trigger):
             if portal.policy == "reject":
                 return "rejected", "LIMIT_REJECTED"
             return "queued", "LIMIT_QUEUED"
         return "started", "AUTO_ON_ADD" if adding else "AUTO_ON_CHANGE"
+
+
+def untuned(template: TemplateModel) -> bool:
+    return any(c.get("required", False) and is_missing(c.get("value")) for c in template.constants)
 
 
 # Strategies for traffic lines
@@ -649,7 +687,7 @@ class AutostartMachine(RuleBasedStateMachine):
         gap: int,
         fields: dict[str, Any] | None,
         parameters: dict[str, Any] | None,
-    ) -> str:
+    ) -> MultipleResults[str]:
         """Creates an element of a type that a template watches (others decide nothing)."""
         document_type = self.model.templates[watched_by].document_type
         channels = ADD_CHANNELS[module_of(document_type)]
@@ -662,7 +700,8 @@ class AutostartMachine(RuleBasedStateMachine):
             line["parameters"] = parameters
         self.model.create(name, channel, self.line, parameters)
         self.send(line)
-        return name
+        # A write the portal refused made no element: no later line may name it.
+        return multiple(name) if self.model.elements[name].written else multiple()
 
     @rule(
         target=elements,

@@ -24,7 +24,8 @@ from simulations.replay import open_store, replay
 from simulations.traffic import BadLineError
 
 EXAMPLE = resources.files("simulations").joinpath("examples", "portal.jsonl").read_text()
-# After the example: plans with features again, and deal 101 left with two running and one queued.
+# After the example: deal 101 left with two running (one from the example's REST update) and two
+# queued.
 LATER: list[dict[str, Any]] = [
     {"op": "portal", "at": "2026-03-02T13:20:00+03:00", "plan": "professional"},
     *(
@@ -117,8 +118,8 @@ def test_a_reopened_store_reads_elements_as_the_live_run_left_them(
 
     assert reopened == live
     deal = reopened["crm.deal:101"]
-    assert sorted(deal["running"]) == ["crm.deal:101#6", "crm.deal:101#7"]
-    assert [queued["process"] for queued in deal["queue"]] == ["crm.deal:101#8"]
+    assert sorted(deal["running"]) == ["crm.deal:101#7", "crm.deal:101#9"]
+    assert [queued["process"] for queued in deal["queue"]] == ["crm.deal:101#10", "crm.deal:101#11"]
     assert reopened["crm.deal:102"]["deleted"] is True
 
 
@@ -136,9 +137,9 @@ def test_a_store_continues_where_the_last_replay_left_it(
 
     assert [d["line"] for d in continued] == [2] * 3 + [3] * 3 + [4] * 3
     assert [(d["outcome"], d["process"]) for d in continued if d["template"] == 11] == [
-        ("started", "crm.deal:101#6"),
-        ("started", "crm.deal:101#7"),
-        ("queued", "crm.deal:101#8"),
+        ("started", "crm.deal:101#9"),
+        ("queued", "crm.deal:101#10"),
+        ("queued", "crm.deal:101#11"),
     ]
     assert without_line(continued) == without_line(decisions_of(TRAFFIC)[-len(continued) :])
 

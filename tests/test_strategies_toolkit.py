@@ -110,6 +110,32 @@ def test_generated_traffic_always_replays(lines: list[Line]) -> None:
     assert all(d["outcome"] not in STARTS for d in decisions if d["channel"] == "import")
 
 
+UNTUNED_LIST = [
+    {"op": "template", "template": 1, "document_type": "lists.iblock_30", "auto_execute": 2,
+     "constants": [{"name": "Approver", "required": True}]},
+    {"op": "template", "template": 2, "document_type": "lists.iblock_30", "auto_execute": 1},
+]  # fmt: skip
+
+
+@settings(max_examples=40)
+@given(lines=traffic(setup=UNTUNED_LIST, document_types=["lists.iblock_30"], max_lines=20))
+def test_traffic_never_names_an_element_whose_add_the_portal_refused(lines: list[Line]) -> None:
+    refused = {
+        line["element"] for line in lines if line["op"] == "create" and line["channel"] == "rest"
+    }
+    named_later = {
+        line["element"]
+        for index, line in enumerate(lines)
+        if line["op"] in ("update", "delete")
+        and any(earlier.get("element") == line["element"] for earlier in lines[:index])
+    }
+
+    decisions = decisions_of(lines)  # a BadLineError would fail the test
+
+    assert not refused & named_later
+    assert all(d["reason"] == "CONSTANTS_NOT_TUNED" for d in decisions if d["channel"] == "rest")
+
+
 @settings(max_examples=60)
 @given(data=st.data())
 def test_setup_and_traffic_keep_to_the_spec_constraints(data: st.DataObject) -> None:

@@ -25,7 +25,7 @@ from simulations.cli import main
 from simulations.replay import open_store
 
 SPEC_ORDER = ["channel", "changes", "rest_licence", "feature", "container", "active",
-              "auto_execute", "parameters", "constants", "limit"]  # fmt: skip
+              "auto_execute", "constants", "parameters", "limit"]  # fmt: skip
 # For every reason: its outcome, the check that fails (SPEC decision order) and what its
 # line must show about the values it looked at, in the situation the traffic below sets up.
 EXPECTED: dict[str, tuple[str, str | None, list[str]]] = {
@@ -34,7 +34,7 @@ EXPECTED: dict[str, tuple[str, str | None, list[str]]] = {
     "CHANNEL_ROBOT_CONVERSION": ("skipped", "channel", ["channel=robot_conversion"]),
     "CHANNEL_SYSTEM": ("skipped", "channel", ["channel=system"]),
     "CHANNEL_DIRECT_API": ("skipped", "channel", ["channel=iblock_api"]),
-    "ROBOT_STAGE_CHANGE": ("skipped", "channel", ["channel=robot_stage_change"]),
+    "TRIGGER_STAGE_CHANGE": ("skipped", "channel", ["channel=trigger_stage_change"]),
     "NO_CHANGES": ("skipped", "changes", ["changed=[]"]),
     "REST_LICENCE": ("skipped", "rest_licence", ["edition=cloud", "licence=free"]),
     "FEATURE_DISABLED": ("skipped", "feature", ["lists_processes=off"]),
@@ -90,14 +90,14 @@ TRAFFIC: list[dict[str, Any]] = [
     {**create(0, "crm.deal:101"), "actor": "user_7"},
     change(1, "crm.deal:101", "ui", STAGE_ID="PREPARATION"),  # template 11 queued
     create(2, "crm.deal:102", "web_form"),
-    change(3, "crm.deal:102", "robot_stage_change", STAGE_ID="WON"),
+    change(3, "crm.deal:102", "trigger_stage_change", STAGE_ID="WON"),
     change(4, "crm.deal:102", "web_form"),
     {"op": "import", "at": at(5), "document_type": "crm.lead", "file": "leads.csv",
      "elements": ["crm.lead:5", "crm.lead:6"]},
     create(6, "crm.lead:7", "call"),  # its process updates it and creates crm.contact:1
     create(7, "crm.lead:8", "robot_conversion"),
     change(8, "crm.lead:7", "system", LAST_ACTIVITY="now"),
-    change(9, "crm.lead:8", "robot_stage_change", STATUS_ID="JUNK"),
+    change(9, "crm.lead:8", "trigger_stage_change", STATUS_ID="JUNK"),
     create(10, "feed.iblock_22:900", "feed"),
     create(11, "feed.iblock_22:902", "iblock_api"),
     create(12, "disk.storage_1:5120"),
@@ -119,6 +119,7 @@ TRAFFIC: list[dict[str, Any]] = [
     {"op": "portal", "at": at(208), "edition": "on_premise", "limit_simultaneous_processes": 1,
      "start_bp_within_bp": False},
     create(209, "crm.deal:103"),
+    create(210, "crm.contact:50", "email"),
 ]  # fmt: skip
 
 
@@ -204,19 +205,23 @@ def test_why_tells_every_reason_with_its_failing_check_values_confidence_and_sou
 
 
 @pytest.mark.parametrize(
-    ("element", "template", "label"),
-    [("crm.lead:8", 21, "[I]"), ("disk.storage_1:5120", 41, "[I]"), ("crm.deal:102", 11, "[C]")],
+    ("element", "template", "head", "label"),
+    [
+        ("crm.contact:50", 61, "v1: started AUTO_ON_ADD", "pass channel      channel=email  [I]"),
+        ("crm.lead:8", 21, "v1: skipped TRIGGER_STAGE_CHANGE", "FAIL channel"),
+        ("disk.storage_1:5120", 41, "v1: skipped CHANNEL_INNER", "FAIL channel"),
+    ],
 )
 def test_inferred_rules_are_labelled_i_and_confirmed_ones_c(
-    capsys: pytest.CaptureFixture[str], store: str, element: str, template: int, label: str
-) -> None:
-    reason = "ROBOT_STAGE_CHANGE" if element.startswith("crm") else "CHANNEL_INNER"
-
+    capsys: pytest.CaptureFixture[str], store: str, element: str, template: int, head: str,
+    label: str,
+) -> None:  # fmt: skip
     _, text = ask(capsys, store, element, "--template", str(template))
 
-    channel = check_lines(text, f"template {template} v1: skipped {reason}")["channel"]
-    assert channel.startswith("FAIL channel")
-    assert label in channel
+    channel = check_lines(text, f"template {template} {head}")["channel"]
+    assert channel.startswith(label)
+    assert ("[I]" in channel) == ("[I]" in label)
+    assert ("[C]" in channel) != ("[I]" in label)
 
 
 def test_why_at_a_time_before_a_reconfiguration_shows_version_1_and_after_it_version_2(

@@ -23,7 +23,7 @@ from projections.queries import DECISION_COLUMNS, decision_rows
 from projections.runner import catch_up
 from simulations.cli.common import UsageError, require_extra
 from simulations.cli.export import write_rows
-from simulations.render import ALSO_FAILING, DECIDING, PASS, value_text
+from simulations.render import check_marks, value_text
 from simulations.replay import open_store
 from web.access import Access
 from web.filters import FILTER_KEYS, BadFilterError, as_of, parse_filters, parse_time
@@ -52,7 +52,8 @@ def page_templates() -> jinja2.Environment:
         loader=jinja2.PackageLoader("web", "templates"),
         autoescape=True,
     )
-    environment.globals["marks"] = {"pass": PASS, "deciding": DECIDING, "also": ALSO_FAILING}
+    environment.globals["check_marks"] = check_marks
+    environment.globals["zip"] = zip
     environment.globals["link"] = _link
     environment.filters["value"] = value_text
     return environment

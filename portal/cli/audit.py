@@ -113,8 +113,11 @@ def register(commands: Any) -> None:
             "give each (element, template, trigger) one verdict: started, expected "
             "unverifiable, excluded, or anomaly. What REST cannot show comes from --set or "
             "a portal.toml beside the snapshot; every assumption is listed. A Markdown "
-            "summary on stdout (--json for one JSON document). A malformed snapshot is "
-            "refused naming the file, page and field, exit 2, and nothing is recorded."
+            "summary on stdout (--json for one JSON document). A malformed snapshot, or a "
+            "record without a field the audit cannot do without (its id, what ties it to a "
+            "template or an element, the time of an add or a change), is refused naming the "
+            "file, page and field, exit 2, and nothing is recorded; any other field may be "
+            "absent, null or empty: it is unknown, and the inferences that needed it say so."
         ),
     )
     audit.add_argument("snapshot", metavar="DIR", help="the snapshot folder")

@@ -119,8 +119,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--since",
         metavar="TIME",
-        help="only items, stage moves, activities, tasks and list elements changed or made "
-        "since TIME (ISO-8601 with an offset); templates and running instances are always whole",
+        help="only items, stage moves, activities and tasks changed or made since TIME, and "
+        "list elements made since (ISO-8601 with an offset); templates, running instances and "
+        "Drive files are always whole",
     )
     parser.add_argument(
         "--types",

@@ -95,6 +95,35 @@ class InForce:
                     spans.setdefault(document_type, []).append((bounds[i], bounds[i + 1]))
         return spans
 
+    def untuned_list_spans(self) -> dict[str, list[Span]]:
+        """For each Feed list or workgroup list, the stretches during which one of its on-add
+        or on-change templates, active or not, has a required constant without a value."""
+        events: list[tuple[int, int, dict[str, Any]]] = []
+        for template, (ids, numbers) in self.versions.items():
+            for at, version in zip(ids, numbers, strict=True):
+                config = self.configs[(template, version)]
+                if config["document_type"].split(".", 1)[0] in ("feed", "lists"):
+                    events.append((at, template, config))
+        current: dict[str, dict[int, dict[str, Any]]] = {}
+        spans: dict[str, list[Span]] = {}
+        opened: dict[str, int] = {}
+        for at, template, config in sorted(events, key=lambda e: e[0]):
+            document_type = config["document_type"]
+            configs = current.setdefault(document_type, {})
+            configs[template] = config
+            untuned = any(
+                int(c["auto_execute"]) & 3
+                and any(k.get("required") and k.get("value") in (None, "") for k in c["constants"])
+                for c in configs.values()
+            )
+            if untuned and document_type not in opened:
+                opened[document_type] = at
+            elif not untuned and document_type in opened:
+                spans.setdefault(document_type, []).append((opened.pop(document_type), at))
+        for document_type, at in opened.items():
+            spans.setdefault(document_type, []).append((at, LAST_ID))
+        return spans
+
     def version_spans(self) -> Iterator[tuple[int, Span, int]]:
         """Each template version with the stretch of the ledger during which it was in force."""
         for template, (ids, numbers) in self.versions.items():

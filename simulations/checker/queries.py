@@ -110,3 +110,9 @@ def starting_by_config(
 def decided_against(law: str, row: dict[str, Any], expected: str) -> Violation:
     """The violation of a starting decision `row` that `law` says should have been `expected`."""
     return Violation(law, row["element"], describe_decision(row), expected, describe_outcome(row))
+
+
+def skipped_against(law: str, row: dict[str, Any], expected: str) -> Violation:
+    """The violation of a decision `row` whose outcome and reason `law` says are wrong."""
+    happened = f"{row['outcome']}, {row['reason']}"
+    return Violation(law, row["element"], describe_decision(row), expected, happened)

@@ -17,9 +17,14 @@ EXCLUDED_CHANNELS = {
 PROCESS_CHANNELS = ("bizproc", "robot")
 STAGE_GUARDED = ("crm.deal", "crm.lead")
 REST_LICENCES = ("paid", "nfr", "demo")
-BACKGROUND_CHANNELS = ("call", "web_form", "open_line", "email")
+# On-premise background starts: calls and web forms, and open-line changes (not adds, not mail).
+BACKGROUND_CHANNELS = {"add": ("call", "web_form"), "change": ("call", "web_form", "open_line")}
+# CRM's legacy REST goes through Bitrix's older starter on these types only.
+LEGACY_REST_TYPES = ("crm.lead", "crm.deal", "crm.contact", "crm.company")
+LIST_MODULES = ("feed", "lists")
 TRIGGER_BITS = {"add": 1, "change": 2}
-TRIGGER_OF_OP = {"create": "add", "update": "change"}
+REFUSED_OPS = {"create_refused": "add", "update_refused": "change"}
+TRIGGER_OF_OP = {"create": "add", "update": "change", **REFUSED_OPS}
 DOCUMENT_DELETED = "DOCUMENT_DELETED"
 NEVER = float("inf")
 LAST_ID = 2**63 - 1

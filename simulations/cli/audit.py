@@ -138,7 +138,7 @@ def _render_dry(decision: dict[str, Any]) -> str:
         f"v{decision['template_version']} would be {decision['outcome']} "
         f"{decision['reason']}{process}"
     )
-    return "\n".join([head, *render_checks(decision["checks"], "    ")])
+    return "\n".join([head, *render_checks(decision["checks"], "    ", decision["reason"])])
 
 
 def cmd_project(args: argparse.Namespace) -> int:
