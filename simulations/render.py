@@ -80,7 +80,7 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
         lines.append(
             f"{indent}  configuration v{config['version']}: auto_execute={config['auto_execute']}"
             f", active={_value(config['active'])}, duration={config['duration']}s, "
-            + _configured(config)
+            + configured(config)
         )
     lines.extend(render_checks(decision["checks"], indent + "  ", decision["reason"]))
     made = decision.get("cascade", {}).get("changes_made", [])
@@ -107,7 +107,7 @@ def _portal(verdict: dict[str, Any] | None, indent: str) -> list[str]:
     return lines
 
 
-def _configured(config: dict[str, Any]) -> str:
+def configured(config: dict[str, Any]) -> str:
     """When and by whom the configuration was set, saying plainly what the traffic left out."""
     when, who = config["changed_at"], config["changed_by"]
     unnamed = " (its line names no actor)"

@@ -23,7 +23,7 @@ from projections.queries import DECISION_COLUMNS, decision_rows
 from projections.runner import catch_up
 from simulations.cli.common import UsageError, require_extra
 from simulations.cli.export import write_rows
-from simulations.render import check_marks, value_text
+from simulations.render import check_marks, configured, value_text
 from simulations.replay import open_store
 from web.access import Access
 from web.filters import FILTER_KEYS, BadFilterError, as_of, parse_filters, parse_time
@@ -53,6 +53,7 @@ def page_templates() -> jinja2.Environment:
         autoescape=True,
     )
     environment.globals["check_marks"] = check_marks
+    environment.globals["configured"] = configured
     environment.globals["zip"] = zip
     environment.globals["link"] = _link
     environment.filters["value"] = value_text
