@@ -14,6 +14,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "",
         f"{summary['records']} records read, {summary['traffic_lines']} traffic lines derived "
         "and replayed; verdicts: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".",
+        *_collected(summary.get("collected")),
         "",
         "## Anomalies",
         "",
@@ -76,3 +77,14 @@ def _table(label: str, table: dict[str, dict[str, int]]) -> str:
         for name, row in table.items()
     ]
     return "\n".join([head, rule, *rows])
+
+
+def _collected(collected: dict[str, Any] | None) -> list[str]:
+    if not collected:
+        return []
+    polls = ", ".join(f"{n} {state}" for state, n in collected["polls"].items())
+    return [
+        "",
+        f"Collected: {collected['deliveries']} deliveries in {collected['store']} from "
+        f"{collected['first']} to {collected['last']}; polls: {polls}.",
+    ]
