@@ -123,6 +123,7 @@ def test_a_port_already_taken_is_refused_in_one_line(
 
     assert code == 2
     assert f"--listen 127.0.0.1:{port}: cannot listen there" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [token_file]  # the port is bound before the store is made
 
 
 def test_the_store_may_come_from_the_environment_and_its_password_is_never_shown(
