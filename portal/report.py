@@ -10,7 +10,7 @@ from portal.verdicts import VERDICTS
 def markdown(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
     lines = [
-        f"# Audit of {summary['portal']} (pulled {summary['pulled_at']})",
+        f"# Audit of {summary['portal']} ({_as_of(summary)} {summary['pulled_at']})",
         "",
         f"{summary['records']} records read, {summary['traffic_lines']} traffic lines derived "
         "and replayed; verdicts: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".",
@@ -88,3 +88,9 @@ def _collected(collected: dict[str, Any] | None) -> list[str]:
         f"Collected: {collected['deliveries']} deliveries in {collected['store']} from "
         f"{collected['first']} to {collected['last']}; polls: {polls}.",
     ]
+
+
+def _as_of(summary: dict[str, Any]) -> str:
+    """A snapshot's audit is as of its pull; a collector's store alone, as of its last record."""
+    alone = summary.get("client", {}).get("name") == "autostart collector"
+    return "as of the collector's last record," if alone else "pulled"

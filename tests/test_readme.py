@@ -28,9 +28,16 @@ def blocks() -> list[tuple[str, str]]:
 
 
 # Not run here: the notebooks take minutes (test_notebooks runs that command on one of them), and
-# the collector is a service that runs until stopped, with `collect events` reading what it
-# recorded (test_collector runs both as real processes).
-NOT_RUN = ("notebooks", "collect --listen", "collect events")
+# the collector is a service that runs until stopped, with `collect events` and `portal audit
+# --collected` reading what it recorded (test_collector and test_portal_collected_audit run them
+# against real collector processes).
+NOT_RUN = (
+    "notebooks",
+    "collect --listen",
+    "collect events",
+    "portal audit --collected",
+    "portal audit snapshot --collected",
+)
 
 
 def run_readme_commands(folder: Path) -> dict[str, str]:
