@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from domain.stores import StoreAddress
@@ -157,8 +157,11 @@ def open_collected(store: StoreAddress) -> CollectorApplication:
     app = CollectorApplication(store, create_table=False)
     try:
         app.recorder.select_notifications(start=1, limit=1)
-    except Exception:  # the library's error for a missing table differs by store
+    except (OperationalError, ProgrammingError) as error:
         app.close()
+        # SQLite says "no such table", PostgreSQL 'relation "..." does not exist'.
+        if "no such table" not in str(error) and "does not exist" not in str(error):
+            raise
         raise NoCollectedEventsError(
             f"{store.describe()} holds no collected events (no {TABLE} table): give the store "
             "a collector recorded into"
