@@ -115,7 +115,7 @@ def test_the_polls_a_killed_collector_never_made_are_reported_lost(
     tmp_path: Path, portal: CollectorPortal
 ) -> None:
     store = str(tmp_path / "collector.db")
-    options = ("--poll-delays", "0.2,2", "--poll-max-lag", "0.5")
+    options = ("--poll-delays", "0.2,5", "--poll-max-lag", "0.5")
     with Collector(store, tmp_path, *options, env={"AUTOSTART_WEBHOOK": portal.url}) as c:
         for n in range(3):
             assert c.post(delivery("ONCRMDEALUPDATE", 101 + n, n))[0] == 200
@@ -123,7 +123,7 @@ def test_the_polls_a_killed_collector_never_made_are_reported_lost(
         c.stop(signal.SIGKILL)  # before the second polls were due
 
     pending = collected(store)
-    time.sleep(3.0)  # the second polls' due time and lag have passed
+    time.sleep(6.0)  # the second polls' due time and lag have passed
     result = autostart("collect", "events", "--store", store, "--lost-after", "0")
     lost = [json.loads(line) for line in result.stdout.splitlines()]
 
