@@ -5,6 +5,8 @@ in one queue by due time, so every document gets its turn in order; a poll reque
 to 50 documents in one `batch`, and the client keeps the portal's request rate (2 a second). When
 the portal cannot keep up, a poll more than `max_lag_s` late is recorded as skipped rather than
 made, and so is every poll still queued when the service stops: the receiver never waits.
+At its start the poller also records the portal's template list once: the configuration an audit
+of the collected events rests on when no snapshot is given.
 """
 
 from __future__ import annotations
