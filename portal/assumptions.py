@@ -121,11 +121,11 @@ def _offset_text(tz: timezone) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def read_assumptions(folder: Path, settings: list[str]) -> Assumptions:
+def read_assumptions(folder: Path | None, settings: list[str]) -> Assumptions:
     """portal.toml beside the snapshot (if any), then --set on top; raises SnapshotError."""
     assumptions = Assumptions()
-    path = folder / SETTINGS_FILE
-    if path.is_file():
+    path = folder / SETTINGS_FILE if folder is not None else None
+    if path is not None and path.is_file():
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,12 +18,15 @@ from eventsourcing.domain import Aggregate
 from domain.application import AutostartApplication
 from domain.stores import parse_store
 from portal.assumptions import Assumption, read_assumptions
+from portal.collected import Collected
+from portal.collected_evidence import collected_record, poll_starts
 from portal.contents import Contents, read_contents
 from portal.derive import Derived, derive
 from portal.evidence import starts
 from portal.fields import offset
 from portal.observations import ElementAudit, Observation, PortalAudit
-from portal.snapshot import read_manifest
+from portal.records import template_row
+from portal.snapshot import Manifest, read_manifest
 from portal.verdicts import VERDICTS, Findings, judge
 from projections.database import ReadDatabase
 from projections.locks import writing
@@ -39,12 +42,13 @@ class StoreNotEmptyError(Exception):
 class Prepared:
     """A snapshot read and checked whole, its traffic derived: nothing recorded yet."""
 
-    folder: Path
+    folder: Path | None
     contents: Contents
     derived: Derived
     assumptions: list[Assumption]
     edition: str
     durations: dict[int, int]
+    collected: Collected | None = None
 
     @property
     def traffic(self) -> list[str]:
@@ -60,13 +64,25 @@ class AuditResult:
         return summarise(self.prepared, self.findings)
 
 
-def prepare(folder: Path, settings: list[str]) -> Prepared:
-    """Reads the snapshot and the assumptions; raises SnapshotError naming file, page, field."""
-    manifest = read_manifest(folder)
+def prepare(
+    folder: Path | None, settings: list[str], collected: Collected | None = None
+) -> Prepared:
+    """Reads the snapshot (or none), the assumptions and what a collector recorded (or none);
+    raises SnapshotError naming file, page, field, or NoConfigurationError."""
+    if folder is not None:
+        manifest = read_manifest(folder)
+    elif collected is not None:
+        manifest = collected_manifest(collected)
+    else:
+        raise NoConfigurationError("give a snapshot DIR, a collector's store, or both")
     given = read_assumptions(folder, settings)
     tz = given.zone or _zone(manifest.pulled_at.utcoffset())
-    contents = read_contents(folder, manifest, tz)
-    derived = derive(contents, given)
+    if folder is not None:
+        contents = read_contents(folder, manifest, tz)
+    else:
+        rows = collected.templates if collected is not None else None
+        contents = Contents(manifest, templates=[template_row(r) for r in rows or []])
+    derived = derive(contents, given, collected)
     modelled = sorted(i for i, t in derived.templates.items() if t.unmodelled is None)
     containers = sorted(
         {
@@ -86,6 +102,7 @@ def prepare(folder: Path, settings: list[str]) -> Prepared:
         given.listed(tz, modelled, containers),
         str(portal["edition"]),
         durations,
+        collected,
     )
 
 
@@ -99,6 +116,24 @@ def audit_snapshot(
         return run(prepared, app)
     finally:
         app.close()
+
+
+class NoConfigurationError(Exception):
+    """Nothing to take the portal's templates from."""
+
+
+def collected_manifest(collected: Collected) -> Manifest:
+    """A collector's store audited alone: its template list is the configuration, and the
+    audit is as of the last thing it recorded."""
+    if collected.templates is None:
+        raise NoConfigurationError(
+            f"{collected.store} holds no template list (a collector records one at its start "
+            "when it polls, with --webhook): give a snapshot DIR for the configuration"
+        )
+    at = collected.latest or datetime.now(UTC)
+    types = sorted({c.document_type.removeprefix("crm.") for c in collected.changes})
+    client = {"name": "autostart collector", "store": collected.store}
+    return Manifest(collected.portal or "unknown portal", at, None, tuple(types), (), client)
 
 
 def _zone(delta: Any) -> timezone:
@@ -127,10 +162,13 @@ def run(prepared: Prepared, app: AutostartApplication) -> AuditResult:
         decisions = db.query("SELECT * FROM decisions ORDER BY id")
     finally:
         db.close()
+    found = starts(prepared.contents, prepared.derived.templates)
+    if prepared.collected is not None:
+        found = poll_starts(prepared.collected, found)
     findings = judge(
         decisions,
         prepared.derived,
-        starts(prepared.contents, prepared.derived.templates),
+        found,
         prepared.contents,
         prepared.edition,
         prepared.durations,
@@ -158,6 +196,16 @@ def _record(app: AutostartApplication, result: AuditResult) -> None:
         if observation.id not in seen:  # a record shown twice (shifted paging) is one fact
             seen.add(observation.id)
             aggregates.append(observation)
+    for change in prepared.collected.changes if prepared.collected else []:
+        observation = Observation.observe(
+            manifest.portal,
+            "collector delivery",
+            {"store": prepared.collected.store if prepared.collected else ""},
+            ("collector", change.number, f"delivery {change.number}"),
+            collected_record(change),
+            change.received,
+        )
+        aggregates.append(observation)
     verdicts: dict[str, list[dict[str, Any]]] = {}
     for verdict in findings.verdicts:
         verdicts.setdefault(verdict.element, []).append(verdict.as_dict())
@@ -232,6 +280,7 @@ def summarise(prepared: Prepared, findings: Findings) -> dict[str, Any]:
             if t.unmodelled is not None
         ],
         "inferences": dict(sorted(signals.items())),
+        "collected": prepared.collected.summary() if prepared.collected else None,
         "assumptions": [a.as_dict() for a in prepared.assumptions],
         "verdicts": verdicts,
     }

@@ -11,6 +11,8 @@ from typing import Any
 from domain.vocabulary import document_type as spec_type
 from portal import documents
 from portal.assumptions import Assumptions
+from portal.collected import Change, Collected
+from portal.collected_traffic import merge
 from portal.contents import Contents
 from portal.inference import Inference, Timed, event, item_events
 from portal.records import ItemRow, StageRow
@@ -32,6 +34,8 @@ class Derived:
     lines: list[dict[str, Any]] = field(default_factory=list)
     inferences: dict[int, Inference] = field(default_factory=dict)  # by traffic line number
     elements: set[str] = field(default_factory=set)
+    collected: dict[int, Change] = field(default_factory=dict)  # by traffic line number
+    placed: set[int] = field(default_factory=set)  # lines only placing an item for a change
 
     def inference(self, line: int) -> Inference | None:
         return self.inferences.get(line)
@@ -40,12 +44,18 @@ class Derived:
         """Each element's inferences, each with the traffic line it explains."""
         found: dict[str, list[dict[str, Any]]] = {}
         for line, inference in self.inferences.items():
-            found.setdefault(inference.element, []).append(inference.as_dict() | {"line": line})
+            entry = inference.as_dict() | {"line": line}
+            if line in self.collected:
+                entry["collected"] = self.collected[line].as_dict()
+            found.setdefault(inference.element, []).append(entry)
         return found
 
 
-def derive(contents: Contents, assumptions: Assumptions) -> Derived:
-    """The configuration lines, then every add and change in time order, each inferred."""
+def derive(
+    contents: Contents, assumptions: Assumptions, collected: Collected | None = None
+) -> Derived:
+    """The configuration lines, then every add and change in time order, each inferred; with
+    `collected`, the collector's changes in their place (`portal.collected_traffic`)."""
     derived = Derived()
     for row in contents.templates:
         derived.templates[row.id] = _template_info(row)
@@ -77,10 +87,16 @@ def derive(contents: Contents, assumptions: Assumptions) -> Derived:
     timed.extend(_crm(contents, types))
     timed.extend(_lists(contents, types))
     timed.extend(_drive(contents, types))
+    if collected is not None:
+        timed = merge(timed, collected, types)
     for number, timed_line in enumerate(sorted(timed), start=len(derived.lines) + 1):
         derived.lines.append(timed_line.line)
         derived.inferences[number] = timed_line.inference
-        derived.elements.add(timed_line.line["element"])
+        derived.elements.add(timed_line.inference.element)
+        if timed_line.change is not None:
+            derived.collected[number] = timed_line.change
+        if timed_line.placed:
+            derived.placed.add(number)
     return derived
 
 

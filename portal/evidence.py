@@ -127,6 +127,10 @@ def covering_sources(
     pulled, since = contents.manifest.pulled_at, contents.manifest.since
     covered: list[str] = []
     gaps: list[str] = []
+    if not contents.manifest.requests:  # no snapshot: a collector's store alone
+        return covered, gaps
+    if at > pulled:
+        return covered, [f"the snapshot was pulled at {pulled.isoformat()}, before the change"]
     if since is not None and at < since:
         # Tasks and activities were asked for since then only; running instances always whole.
         gaps.append(f"the pull asked for tasks and activities since {since.isoformat()} only")

@@ -31,6 +31,9 @@ SIGNALS = (
     "updated_time",
     "list_element",
     "drive_version",
+    "event_auth_tokens_absent",
+    "collected_delivery",
+    "existed_before_collector",
     "no_signal",
 )
 CONFIDENCES = ("strong heuristic", "heuristic", "medium", "weak", "default")
@@ -70,6 +73,8 @@ class Timed:
     order: int
     line: dict[str, Any] = field(compare=False)
     inference: Inference = field(compare=False)
+    change: Any = field(default=None, compare=False)  # the collected change it stands for
+    placed: bool = field(default=False, compare=False)  # placed only so a change has an item
 
 
 def actor(user: int | None) -> str | None:

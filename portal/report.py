@@ -10,10 +10,11 @@ from portal.verdicts import VERDICTS
 def markdown(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
     lines = [
-        f"# Audit of {summary['portal']} (pulled {summary['pulled_at']})",
+        f"# Audit of {summary['portal']} ({_as_of(summary)} {summary['pulled_at']})",
         "",
         f"{summary['records']} records read, {summary['traffic_lines']} traffic lines derived "
         "and replayed; verdicts: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".",
+        *_collected(summary.get("collected")),
         "",
         "## Anomalies",
         "",
@@ -76,3 +77,20 @@ def _table(label: str, table: dict[str, dict[str, int]]) -> str:
         for name, row in table.items()
     ]
     return "\n".join([head, rule, *rows])
+
+
+def _collected(collected: dict[str, Any] | None) -> list[str]:
+    if not collected:
+        return []
+    polls = ", ".join(f"{n} {state}" for state, n in collected["polls"].items())
+    return [
+        "",
+        f"Collected: {collected['deliveries']} deliveries in {collected['store']} from "
+        f"{collected['first']} to {collected['last']}; polls: {polls}.",
+    ]
+
+
+def _as_of(summary: dict[str, Any]) -> str:
+    """A snapshot's audit is as of its pull; a collector's store alone, as of its last record."""
+    alone = summary.get("client", {}).get("name") == "autostart collector"
+    return "as of the collector's last record," if alone else "pulled"

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.rules import RULES
+from portal.collected_evidence import poll_coverage
 from portal.contents import Contents
 from portal.derive import Derived, TemplateInfo
 from portal.evidence import Start, covering_sources
@@ -94,6 +95,8 @@ def judge(
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     by_pair: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for decision in decisions:
+        if decision["line"] in derived.placed:
+            continue  # an item placed so a collected change has one: its add is not audited
         decision["at_dt"] = datetime.fromisoformat(decision["at"])
         decision["starts"] = []
         key = (decision["element"], decision["template"], decision["trigger"])
@@ -143,11 +146,14 @@ def _absent(element: str | None, contents: Contents) -> str:
 
 
 def _nearest(candidates: list[dict[str, Any]], start: Start) -> dict[str, Any]:
-    """The last decision made before the workflow started (within the tolerance)."""
+    """The last decision made before the workflow started (within the tolerance) that starts
+    it, else the last one."""
     if start.started is None:
         return candidates[-1]
     before = [d for d in candidates if d["at_dt"] <= start.started + START_TOLERANCE]
-    return before[-1] if before else candidates[0]
+    # Of changes close together (a collector's times are exact), the one the model starts it on.
+    runs = [d for d in before if d["outcome"] in ("started", "queued")]
+    return (runs or before)[-1] if before else candidates[0]
 
 
 def _verdict(
@@ -204,6 +210,10 @@ def _verdict(
         if d["starts"]:
             continue
         covered, gaps = covering_sources(contents, info, d["at_dt"], edition, duration)
+        change = derived.collected.get(d["line"]) if d["depth"] == 0 else None
+        if change is not None:
+            polled, unpolled = poll_coverage(change, info.id, d["outcome"], duration)
+            covered, gaps = covered + polled, gaps + unpolled
         missing.append((d, covered, gaps))
     should = [(d, covered) for d, covered, _ in missing if covered]
     if should:

@@ -160,6 +160,13 @@ def render_explanation(explanation: dict[str, Any]) -> str:
                 f"    inferred channel {inference['channel']} from {inference['signal']} "
                 f"({inference['confidence']}, {inference['label']}): {inference['detail']}"
             )
+            collected = inference.get("collected")
+            if collected:
+                lines.append(
+                    f"    collected: {collected['event']} received {collected['received']} "
+                    f"(ts {collected['ts']}); its polls:"
+                )
+                lines.extend(f"      {poll}" for poll in collected["polls"] or ["none due"])
         cause = change.get("caused_by")
         if cause:
             lines.append(

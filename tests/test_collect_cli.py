@@ -123,6 +123,7 @@ def test_a_port_already_taken_is_refused_in_one_line(
 
     assert code == 2
     assert f"--listen 127.0.0.1:{port}: cannot listen there" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [token_file]  # the port is bound before the store is made
 
 
 def test_the_store_may_come_from_the_environment_and_its_password_is_never_shown(
@@ -140,3 +141,20 @@ def test_the_store_may_come_from_the_environment_and_its_password_is_never_shown
     assert "--store memory: would lose" in env_err
     assert "cannot open PostgreSQL database db on 127.0.0.1" in unreachable_err
     assert "s3cretPass" not in unreachable_err
+
+
+@pytest.mark.postgres
+def test_reading_a_postgres_store_without_collected_events_creates_nothing(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import psycopg  # noqa: PLC0415 - the [postgres] extra
+
+    code = main(["collect", "events", "--store", postgres_url])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "holds no collected events (no collector_events table)" in err
+    assert postgres_url.split("@", maxsplit=1)[0] not in err
+    with psycopg.connect(postgres_url) as connection:
+        (table,) = connection.execute("SELECT to_regclass('collector_events')").fetchone() or (0,)
+    assert table is None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from collecting import Collector, CollectorPortal, collected, delivery
+from collecting import Collector, CollectorPortal, autostart, collected, delivery
 
 from portal.collector.payload import EVENTS
 from simulations.cli import main
@@ -107,6 +108,29 @@ def test_a_slow_portal_makes_late_polls_skipped_never_a_slow_receiver(tmp_path: 
     assert len(observations) == 120
     stopped = c.log().splitlines()[-1]
     assert f"polls_done={len(made)} polls_skipped={120 - len(made)}" in stopped
+
+
+@pytest.mark.slow
+def test_the_polls_a_killed_collector_never_made_are_reported_lost(
+    tmp_path: Path, portal: CollectorPortal
+) -> None:
+    store = str(tmp_path / "collector.db")
+    options = ("--poll-delays", "0.2,5", "--poll-max-lag", "0.5")
+    with Collector(store, tmp_path, *options, env={"AUTOSTART_WEBHOOK": portal.url}) as c:
+        for n in range(3):
+            assert c.post(delivery("ONCRMDEALUPDATE", 101 + n, n))[0] == 200
+        wait_for(lambda: "polls_done_total 3\n" in c.get("/metrics"))
+        c.stop(signal.SIGKILL)  # before the second polls were due
+
+    pending = collected(store)
+    time.sleep(6.0)  # the second polls' due time and lag have passed
+    result = autostart("collect", "events", "--store", store, "--lost-after", "0")
+    lost = [json.loads(line) for line in result.stdout.splitlines()]
+
+    assert [[o.get("pending") for o in r["observations"]] for r in pending] == [[None, True]] * 3
+    assert result.returncode == 0, result.stderr
+    assert [[o.get("skipped") for o in r["observations"]] for r in lost] == [[None, "lost"]] * 3
+    assert all(r["observations"][1]["at"] is None for r in lost)
 
 
 def test_bind_status_and_unbind_manage_the_collectors_handlers(

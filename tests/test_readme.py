@@ -29,10 +29,18 @@ def blocks() -> list[tuple[str, str]]:
 
 PROJECT_FOLDERS = ("domain", "projections", "simulations", "portal", "web", "notebooks", "tests")
 # Not run here: the notebooks take minutes (test_notebooks runs that command on one of them), and
-# the collector is a service that runs until stopped, with `collect events` reading what it
-# recorded (test_collector runs both as real processes); `serve` runs until stopped too
-# (test_web_serve starts it as the README does).
-NOT_RUN = ("notebooks", "collect --listen", "collect events", "serve")
+# the collector is a service that runs until stopped, with `collect events` and `portal audit
+# --collected` reading what it recorded (test_collector and test_portal_collected_audit run them
+# against real collector processes); `serve` runs until stopped too (test_web_serve starts it as
+# the README does).
+NOT_RUN = (
+    "notebooks",
+    "collect --listen",
+    "collect events",
+    "portal audit --collected",
+    "portal audit snapshot --collected",
+    "serve",
+)
 
 
 def run_readme_commands(folder: Path) -> dict[str, str]:

@@ -8,8 +8,9 @@ import sys
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from domain.stores import StoreAddressError, parse_store
 from simulations.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -21,21 +22,38 @@ from simulations.cli.common import (
 from simulations.replay import open_store
 from simulations.traffic import BadLineError
 
+if TYPE_CHECKING:
+    from portal.collected import Collected
+
 EXAMPLE = ("examples", "snapshot")
+# The file a collected template list's errors name (portal.collected.TEMPLATES_FILE).
+TEMPLATES_FILE = "collector: bizproc.workflow.template.list"
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     # The audit's modules load only when it runs: every other command starts without them.
-    from portal.audit import StoreNotEmptyError, prepare, run  # noqa: PLC0415
+    from portal.audit import (  # noqa: PLC0415
+        NoConfigurationError,
+        StoreNotEmptyError,
+        prepare,
+        run,
+    )
     from portal.report import markdown  # noqa: PLC0415
     from portal.snapshot import SnapshotError  # noqa: PLC0415
 
     store = store_address(args)
-    folder = Path(args.snapshot)
+    if args.snapshot is None and args.collected is None:
+        raise UsageError("give a snapshot DIR, --collected STORE, or both")
+    folder = Path(args.snapshot) if args.snapshot is not None else None
+    collected = _collected(args.collected) if args.collected is not None else None
     try:
-        prepared = prepare(folder, args.set)
+        prepared = prepare(folder, args.set, collected)
     except SnapshotError as error:
-        say(f"autostart portal audit: {folder}: {error}; nothing was recorded")
+        where = folder if error.file != TEMPLATES_FILE else args.collected
+        say(f"autostart portal audit: {where}: {error}; nothing was recorded")
+        return EXIT_BAD_INPUT
+    except NoConfigurationError as error:
+        say(f"autostart portal audit: {error}; nothing was recorded")
         return EXIT_BAD_INPUT
     created = store.path is not None and not store.path.exists()
     new_folders = [] if store.path is None else _missing_folders(store.path)
@@ -60,11 +78,31 @@ def cmd_audit(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(markdown(summary))
     counts = ", ".join(f"{n} {verdict}" for verdict, n in summary["counts"].items())
+    collected_count = len(collected.changes) if collected is not None else 0
     say(
-        f"audited {summary['portal']}: {summary['records']} records observed into "
-        f"{store.describe()}; {counts}"
+        f"audited {summary['portal']}: {summary['records']} records"
+        + (f" and {collected_count} collected deliveries" if collected is not None else "")
+        + f" observed into {store.describe()}; {counts}"
     )
     return EXIT_OK
+
+
+def _collected(address: str) -> Collected:
+    """What a collector recorded into `address`, read only; UsageError when it holds none."""
+    from portal.cli.collect import opening_failed  # noqa: PLC0415
+    from portal.collected import read_collected  # noqa: PLC0415
+    from portal.collector.store import NoCollectedEventsError  # noqa: PLC0415
+
+    try:
+        store = parse_store(address)
+    except StoreAddressError as error:
+        raise UsageError(f"--collected: {error}") from None
+    try:
+        return read_collected(store)
+    except NoCollectedEventsError as error:
+        raise UsageError(f"--collected {error}") from None
+    except Exception as error:  # any failure to open is reported in one line
+        raise UsageError(f"--collected: {opening_failed(store, error)}") from None
 
 
 def _missing_folders(path: Path) -> list[Path]:
@@ -120,7 +158,17 @@ def register(commands: Any) -> None:
             "absent, null or empty: it is unknown, and the inferences that needed it say so."
         ),
     )
-    audit.add_argument("snapshot", metavar="DIR", help="the snapshot folder")
+    audit.add_argument(
+        "snapshot", metavar="DIR", nargs="?", help="the snapshot folder (optional with --collected)"
+    )
+    audit.add_argument(
+        "--collected",
+        metavar="STORE",
+        help="a collector's store (PATH.db, sqlite:///PATH or postgresql://...): its changes "
+        "with their real order and times, its polls as evidence; alone, the template list the "
+        "collector recorded at its start is the configuration; with DIR, the snapshot gives the "
+        "configuration and the earlier history",
+    )
     add_store_option(audit)
     audit.add_argument(
         "--set",

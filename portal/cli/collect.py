@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,13 @@ from portal.cli import bindings
 from portal.cli.pull import WEBHOOK_VARIABLE
 from portal.collector.logs import FORMATS, collector_logger, log
 from portal.collector.payload import DEFAULT_MAX_BODY_BYTES
-from portal.collector.store import CollectorApplication, StoreWriter
+from portal.collector.store import (
+    LOST_AFTER_S,
+    CollectorApplication,
+    NoCollectedEventsError,
+    StoreWriter,
+    open_collected,
+)
 from simulations.cli.common import EXIT_OK, UsageError, parse_time, require_extra
 
 if TYPE_CHECKING:
@@ -104,6 +111,16 @@ def register(commands: Any) -> None:
     events.add_argument(
         "--since", metavar="T", help="only deliveries received at or after T (ISO-8601 time)"
     )
+    events.add_argument(
+        "--lost-after",
+        type=float,
+        default=LOST_AFTER_S,
+        metavar="SECONDS",
+        help="a poll its collector was to make and that is not on record this long past its "
+        "due time and --poll-max-lag is reported as skipped, reason lost (its collector "
+        f"stopped before making it: killed, or its machine went down); younger, as pending "
+        f"(default {LOST_AFTER_S:g})",
+    )
     events.set_defaults(run=_events)
     bindings.register(group)
 
@@ -128,8 +145,13 @@ def _open(store: StoreAddress) -> CollectorApplication:
     try:
         return CollectorApplication(store)
     except Exception as error:  # any failure to open is reported in one line
-        message = str(error).replace(store.env.get("POSTGRES_PASSWORD", "\0"), "***")
-        raise UsageError(f"cannot open {store.describe()}: {message}") from None
+        raise UsageError(opening_failed(store, error)) from None
+
+
+def opening_failed(store: StoreAddress, error: Exception) -> str:
+    """Why a store did not open, in one line, without its password."""
+    message = str(error).replace(store.env.get("POSTGRES_PASSWORD", "\0"), "***")
+    return f"cannot open {store.describe()}: {message}"
 
 
 def _token(args: argparse.Namespace) -> bytes:
@@ -176,14 +198,25 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("--poll-rate and --poll-max-lag must be above 0")
     text = args.webhook or os.environ.get(WEBHOOK_VARIABLE, "")
     webhook = bindings.webhook(text) if text else None
-    app = _open(store)
+    # The port first: a taken one is refused before the store is opened (or made).
+    sock = _bind(host, port)
+    try:
+        app = _open(store)
+    except BaseException:
+        sock.close()
+        raise
     logger = collector_logger(args.log_format)
     polls = None
     if webhook is not None:
         polls = _poller(webhook, delays, args.poll_rate, args.poll_max_lag, logger)
-    service = collector_app(
-        app, Settings(token, args.max_body_bytes, args.log_deliveries), logger, polls
+    settings = Settings(
+        token,
+        args.max_body_bytes,
+        args.log_deliveries,
+        polls_due=delays if webhook is not None else (),
+        poll_max_lag_s=args.poll_max_lag,
     )
+    service = collector_app(app, settings, logger, polls)
     log(
         logger,
         logging.INFO,
@@ -192,21 +225,35 @@ def _serve(args: argparse.Namespace) -> int:
         store=store.describe(),
         polls=f"{webhook.host} after {args.poll_delays} s" if webhook else "off",
     )
+    web.run_app(
+        service,
+        sock=sock,
+        access_log=None,
+        print=None,
+        shutdown_timeout=10.0,
+        handle_signals=True,
+    )
+    return EXIT_OK
+
+
+def _bind(host: str, port: int) -> socket.socket:
     try:
-        web.run_app(
-            service,
-            host=host,
-            port=port,
-            access_log=None,
-            print=None,
-            shutdown_timeout=10.0,
-            handle_signals=True,
-        )
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise UsageError(f"--listen {host}:{port}: no such address ({error.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
     except OSError as error:
+        sock.close()
         raise UsageError(
             f"--listen {host}:{port}: cannot listen there ({error.strerror})"
         ) from None
-    return EXIT_OK
+    sock.setblocking(False)
+    return sock
 
 
 def _delays(text: str) -> tuple[float, ...]:
@@ -233,19 +280,35 @@ def _poller(
 
     def make(writer: StoreWriter, metrics: Metrics) -> Poller:
         client = PortalClient(webhook, requests_per_second=rate)
-        return EvidencePoller(client, writer, metrics, logger, delays_s=delays, max_lag_s=max_lag)
+        return EvidencePoller(
+            client,
+            writer,
+            metrics,
+            logger,
+            delays_s=delays,
+            max_lag_s=max_lag,
+            portal_name=webhook.host,
+        )
 
     return make
 
 
 def _events(args: argparse.Namespace) -> int:
     store = _store(args)
-    if store.path is not None and not store.path.is_file():
-        raise UsageError(f"--store {store.path}: no store there (run the collector on it first)")
     since = parse_time(args.since, "--since") if args.since else None
-    app = _open(store)
+    if args.lost_after < 0:
+        raise UsageError(f"--lost-after {args.lost_after:g}: expected seconds, 0 or more")
+    try:
+        app = open_collected(store)
+    except NoCollectedEventsError as error:
+        raise UsageError(f"--store {error}") from None
+    except Exception as error:  # any failure to open is reported in one line
+        raise UsageError(opening_failed(store, error)) from None
     out = sys.stdout
-    for record in app.deliveries(since):
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        for record in app.deliveries(since, lost_after_s=args.lost_after):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        app.close()
     out.flush()
     return EXIT_OK

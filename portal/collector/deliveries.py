@@ -24,6 +24,8 @@ class CollectedDelivery(Aggregate):
         user: str | None
         user_token: bool
         fields: dict[str, str]
+        polls_due: list[float]
+        poll_max_lag_s: float
 
     class Observed(Aggregate.Event):
         """A poll of the document's running workflow instances, and the ones it saw."""
@@ -60,6 +62,8 @@ class CollectedDelivery(Aggregate):
         user: str | None,
         user_token: bool,
         fields: dict[str, str],
+        polls_due: list[float] | None = None,
+        poll_max_lag_s: float = 0.0,
     ) -> None:
         self.event = event
         self.document = document
@@ -70,10 +74,21 @@ class CollectedDelivery(Aggregate):
         self.user = user
         self.user_token = user_token
         self.fields = fields
+        # The polls its collector was to make (their delays), so that a reader can tell a poll
+        # never made (its collector was killed) from one still to come.
+        self.polls_due = polls_due or []
+        self.poll_max_lag_s = poll_max_lag_s
         self.polls = 0
 
     @classmethod
-    def receive(cls, delivery: Delivery, at: datetime) -> CollectedDelivery:
+    def receive(
+        cls,
+        delivery: Delivery,
+        at: datetime,
+        polls_due: tuple[float, ...] = (),
+        poll_max_lag_s: float = 0.0,
+    ) -> CollectedDelivery:
+        """`polls_due`: the delays of the polls its collector will make (none for a delete)."""
         return cls._create(
             cls.Received,
             event=delivery.event,
@@ -85,6 +100,8 @@ class CollectedDelivery(Aggregate):
             user=delivery.user,
             user_token=delivery.user_token,
             fields=dict(delivery.fields),
+            polls_due=[] if delivery.change == "delete" else list(polls_due),
+            poll_max_lag_s=poll_max_lag_s,
             timestamp=at,
         )
 

@@ -5,6 +5,8 @@ in one queue by due time, so every document gets its turn in order; a poll reque
 to 50 documents in one `batch`, and the client keeps the portal's request rate (2 a second). When
 the portal cannot keep up, a poll more than `max_lag_s` late is recorded as skipped rather than
 made, and so is every poll still queued when the service stops: the receiver never waits.
+At its start the poller also records the portal's template list once: the configuration an audit
+of the collected events rests on when no snapshot is given.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from portal.collector.deliveries import CollectedDelivery
 from portal.collector.logs import log
 from portal.collector.metrics import Metrics
 from portal.collector.store import StoreWriter
+from portal.collector.templates import TemplateList
+from portal.pull import TEMPLATE_FIELDS
 
 DEFAULT_DELAYS_S = (2.0, 30.0)
 BATCH_SIZE = 50
@@ -67,6 +71,7 @@ class EvidencePoller:
         delays_s: tuple[float, ...] = DEFAULT_DELAYS_S,
         max_lag_s: float = 60.0,
         max_pending: int = MAX_PENDING,
+        portal_name: str = "",
     ) -> None:
         self.portal = portal
         self.writer = writer
@@ -82,6 +87,8 @@ class EvidencePoller:
         self._saving: set[asyncio.Task[None]] = set()
         self._asking: list[_Due] = []
         self._stack = contextlib.AsyncExitStack()
+        self._listing: asyncio.Task[None] | None = None
+        self.portal_name = portal_name
 
     def schedule(self, delivery: CollectedDelivery) -> None:
         """Queues the delivery's polls; never waits. A delete leaves nothing to look at."""
@@ -101,9 +108,36 @@ class EvidencePoller:
         if isinstance(self.portal, contextlib.AbstractAsyncContextManager):
             await self._stack.enter_async_context(self.portal)
         self._task = asyncio.create_task(self._run())
+        self._listing = asyncio.create_task(self._list_templates())
+
+    async def _list_templates(self) -> None:
+        """Records the portal's template list once, at the start: the configuration an audit
+        of the collected events alone rests on. A failure is logged; the polls go on."""
+        rows: list[dict[str, Any]] = []
+        try:
+            start: int | None = 0
+            while start is not None:
+                body = await self.portal.page(
+                    "bizproc.workflow.template.list", {"select": TEMPLATE_FIELDS, "start": start}
+                )
+                found = body.get("result")
+                if not isinstance(found, list):
+                    raise ValueError("the template list's answer has no result list")
+                rows.extend(row for row in found if isinstance(row, dict))
+                following = body.get("next")
+                start = int(following) if following not in (None, "") else None
+        except (PortalError, ValueError) as error:
+            log(self.logger, logging.WARNING, "template list failed", error=str(error))
+            return
+        await self.writer.save(TemplateList.listed(self.portal_name, rows, datetime.now(UTC)))
+        log(self.logger, logging.INFO, "template list recorded", templates=len(rows))
 
     async def close(self) -> None:
         """Stops polling; every poll still queued is recorded as skipped."""
+        if self._listing is not None and not self._listing.done():
+            self._listing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listing
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -38,6 +38,9 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_deliveries: bool = False
     summary_every_s: float = 60.0
+    # The polls each change will get (their delays; none without polling), recorded with it.
+    polls_due: tuple[float, ...] = ()
+    poll_max_lag_s: float = 0.0
 
 
 STORE = web.AppKey("store", CollectorApplication)
@@ -64,7 +67,7 @@ def collector_app(
     state: dict[str, Any] = {}
 
     async def start(app: web.Application) -> None:
-        writer = StoreWriter(store, on_commit=metrics.commit)
+        writer = StoreWriter(store, metrics.commit, settings.polls_due, settings.poll_max_lag_s)
         app[WRITER] = writer
         state["poller"] = None
         state["summary"] = asyncio.create_task(_summaries(settings, metrics, logger))

@@ -21,7 +21,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from domain.stores import StoreAddress
@@ -32,6 +33,9 @@ TABLE = "collector_events"
 MAX_BATCH = 500
 PAGE_SIZE = 1000
 PENDING = 10_000
+# Past its due time and allowed lag, a poll not on record after this long was never made: more
+# than a poll request's time-out with its retries.
+LOST_AFTER_S = 600.0
 
 
 class CollectorSQLiteRecorder(SQLiteApplicationRecorder):
@@ -46,14 +50,21 @@ class CollectorApplication(Application[UUID]):
 
     name = "collector"
 
-    def __init__(self, store: StoreAddress) -> None:
+    def __init__(self, store: StoreAddress, *, create_table: bool = True) -> None:
         env = {k: v for k, v in store.env.items() if k != "IS_SNAPSHOTTING_ENABLED"}
+        if not create_table:
+            env["CREATE_TABLE"] = "false"
         if store.kind == "sqlite":
             # The library names PostgreSQL tables after the application, SQLite ones not.
             env["APPLICATION_RECORDER_TOPIC"] = f"{__name__}:CollectorSQLiteRecorder"
         super().__init__(env)
 
-    def record(self, deliveries: list[tuple[Delivery, datetime]]) -> list[CollectedDelivery | None]:
+    def record(
+        self,
+        deliveries: list[tuple[Delivery, datetime]],
+        polls_due: tuple[float, ...] = (),
+        poll_max_lag_s: float = 0.0,
+    ) -> list[CollectedDelivery | None]:
         """Saves new deliveries in one transaction; None for each one already in the store.
 
         A repeated delivery makes the batch's transaction fail whole: the batch is then saved
@@ -66,13 +77,14 @@ class CollectorApplication(Application[UUID]):
                 seen.add(delivery.key)
                 fresh.append(index)
         results: list[CollectedDelivery | None] = [None] * len(deliveries)
-        aggregates = [CollectedDelivery.receive(*deliveries[i]) for i in fresh]
+        due = (polls_due, poll_max_lag_s)
+        aggregates = [CollectedDelivery.receive(*deliveries[i], *due) for i in fresh]
         try:
             self.save(*aggregates)
         except IntegrityError:
             # The failed save took the aggregates' pending events: make each one again.
             for index in fresh:
-                aggregate = CollectedDelivery.receive(*deliveries[index])
+                aggregate = CollectedDelivery.receive(*deliveries[index], *due)
                 try:
                     self.save(aggregate)
                 except IntegrityError:
@@ -83,34 +95,52 @@ class CollectorApplication(Application[UUID]):
             results[index] = aggregate
         return results
 
-    def deliveries(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    def deliveries(
+        self,
+        since: datetime | None = None,
+        *,
+        lost_after_s: float = LOST_AFTER_S,
+        now: datetime | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Every delivery in the order received, with its polls' observations.
 
         Polls land in the log up to a minute or so after their delivery, so the latest
         deliveries wait for them in memory; past PENDING deliveries the oldest is completed from
-        its own stream and printed, and the log's later events for it are passed over.
+        its own stream and printed, and the log's later events for it are passed over. A poll
+        its collector was to make and that is not on record is `lost` once it is `lost_after_s`
+        past its due time and allowed lag (its collector stopped before making it: killed, or
+        its machine went down), and `pending` before that.
         """
+        now = now or datetime.now(UTC)
         pending: OrderedDict[UUID, tuple[dict[str, Any], int]] = OrderedDict()
+
+        def finished(record: dict[str, Any]) -> dict[str, Any]:
+            return _with_missing_polls(record, now, lost_after_s)
+
+        for event in self.collected_events():
+            key = event.originator_id
+            if isinstance(event, CollectedDelivery.Received):
+                if since is None or event.timestamp >= since:
+                    pending[key] = (_record(event), event.originator_version)
+            elif key in pending:
+                record, _ = pending[key]
+                record["observations"].append(observation(event))
+                pending[key] = (record, event.originator_version)
+            while len(pending) > PENDING:
+                yield finished(self._completed(*pending.popitem(last=False)))
+        for record, _ in pending.values():
+            yield finished(record)
+
+    def collected_events(self) -> Iterator[Any]:
+        """Every event of the collector's table, in the order recorded."""
         start = 1
         while True:
             page = self.recorder.select_notifications(start=start, limit=PAGE_SIZE)
             if not page:
-                break
+                return
             for notification in page:
-                event = self.mapper.to_domain_event(notification)
-                key = event.originator_id
-                if isinstance(event, CollectedDelivery.Received):
-                    if since is None or event.timestamp >= since:
-                        pending[key] = (_record(event), event.originator_version)
-                elif key in pending:
-                    record, _ = pending[key]
-                    record["observations"].append(observation(event))
-                    pending[key] = (record, event.originator_version)
-                while len(pending) > PENDING:
-                    yield self._completed(*pending.popitem(last=False))
+                yield self.mapper.to_domain_event(notification)
             start = page[-1].id + 1
-        for record, _ in pending.values():
-            yield record
 
     def _completed(self, key: UUID, seen: tuple[dict[str, Any], int]) -> dict[str, Any]:
         record, version = seen
@@ -119,7 +149,48 @@ class CollectorApplication(Application[UUID]):
         return record
 
 
+def open_collected(store: StoreAddress) -> CollectorApplication:
+    """The collector's events of `store`, only to read: raises NoCollectedEventsError, creating
+    nothing, when the store holds no collector's table."""
+    if store.path is not None and not store.path.is_file():
+        raise NoCollectedEventsError(f"{store.describe()}: no store there")
+    app = CollectorApplication(store, create_table=False)
+    try:
+        app.recorder.select_notifications(start=1, limit=1)
+    except (OperationalError, ProgrammingError) as error:
+        app.close()
+        # SQLite says "no such table", PostgreSQL 'relation "..." does not exist'.
+        if "no such table" not in str(error) and "does not exist" not in str(error):
+            raise
+        raise NoCollectedEventsError(
+            f"{store.describe()} holds no collected events (no {TABLE} table): give the store "
+            "a collector recorded into"
+        ) from None
+    return app
+
+
+class NoCollectedEventsError(Exception):
+    """A store to read collected events from that holds none."""
+
+
+def _with_missing_polls(
+    record: dict[str, Any], now: datetime, lost_after_s: float
+) -> dict[str, Any]:
+    received, due, lag = record.pop("_due")
+    made = {o["poll"] for o in record["observations"]}
+    for poll, delay_s in enumerate(due, 1):
+        if poll in made:
+            continue
+        deadline = received.timestamp() + delay_s + lag + lost_after_s
+        state = {"skipped": "lost"} if now.timestamp() > deadline else {"pending": True}
+        record["observations"].append({"poll": poll, "delay_s": delay_s, "at": None, **state})
+    record["observations"].sort(key=lambda o: o["poll"])
+    return record
+
+
 def _record(event: CollectedDelivery.Received) -> dict[str, Any]:
+    due = getattr(event, "polls_due", [])
+    lag = getattr(event, "poll_max_lag_s", 0.0)
     return {
         "event": event.event,
         "ts": event.ts,
@@ -128,8 +199,11 @@ def _record(event: CollectedDelivery.Received) -> dict[str, Any]:
         "received": event.timestamp.isoformat(),
         "user": event.user,
         "user_token": event.user_token,
+        "handler": event.handler,
+        "domain": event.domain,
         "fields": event.fields,
         "observations": [],
+        "_due": (event.timestamp, due, lag),
     }
 
 
@@ -140,7 +214,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     deliveries: list[tuple[Delivery, datetime]] = field(default_factory=list)
     futures: list[asyncio.Future[Any]] = field(default_factory=list)
-    aggregates: list[CollectedDelivery] = field(default_factory=list)
+    aggregates: list[Aggregate] = field(default_factory=list)
 
 
 # One answer to hand back: the future, its result, or the error it raises.
@@ -156,9 +230,15 @@ class StoreWriter:
     """
 
     def __init__(
-        self, app: CollectorApplication, on_commit: Callable[[float, int], None] = lambda *_: None
+        self,
+        app: CollectorApplication,
+        on_commit: Callable[[float, int], None] = lambda *_: None,
+        polls_due: tuple[float, ...] = (),
+        poll_max_lag_s: float = 0.0,
     ) -> None:
         self.app = app
+        self.polls_due = polls_due
+        self.poll_max_lag_s = poll_max_lag_s
         self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._gathering: _Job | None = None
@@ -178,8 +258,8 @@ class StoreWriter:
         result: CollectedDelivery | None = await future
         return result
 
-    async def save(self, *aggregates: CollectedDelivery) -> None:
-        """Saves deliveries' later events (their polls), together."""
+    async def save(self, *aggregates: Aggregate) -> None:
+        """Saves deliveries' later events (their polls), together; or the template list."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put(_Job(loop, futures=[future], aggregates=list(aggregates)))
@@ -222,7 +302,11 @@ class StoreWriter:
         futures = [future for job in receipts for future in job.futures]
         answers: list[_Settlement] = []
         try:
-            results = self.app.record([d for job in receipts for d in job.deliveries])
+            results = self.app.record(
+                [d for job in receipts for d in job.deliveries],
+                self.polls_due,
+                self.poll_max_lag_s,
+            )
         except Exception as error:  # each waiting request answers for itself
             answers += [(future, None, error) for future in futures]
         else:
