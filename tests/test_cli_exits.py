@@ -73,6 +73,17 @@ def test_simulate_prints_its_warnings_on_stderr_unless_quiet(tmp_path: Path) -> 
     assert quiet.stdout == loud.stdout.replace("store loud.db", "store quiet.db")
 
 
+def test_quiet_silences_the_portal_commands_messages_but_not_their_output(tmp_path: Path) -> None:
+    example = run(tmp_path, "portal", "example", "snap", "--quiet")
+    audit = run(tmp_path, "portal", "audit", "snap", "--store", "a.db", "--json", "--quiet")
+    loud = run(tmp_path, "portal", "audit", "snap", "--store", "b.db", "--json")
+
+    assert example.returncode == audit.returncode == loud.returncode == 0, audit.stderr
+    assert example.stderr == audit.stderr == ""
+    assert "audited" in loud.stderr
+    assert audit.stdout == loud.stdout
+
+
 @pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line_and_records_nothing(tmp_path: Path) -> None:
     store = tmp_path / "store.db"

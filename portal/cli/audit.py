@@ -79,6 +79,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         sys.stdout.write(markdown(summary))
     counts = ", ".join(f"{n} {verdict}" for verdict, n in summary["counts"].items())
     collected_count = len(collected.changes) if collected is not None else 0
+    if args.quiet:
+        return EXIT_OK
     say(
         f"audited {summary['portal']}: {summary['records']} records"
         + (f" and {collected_count} collected deliveries" if collected is not None else "")
@@ -123,7 +125,8 @@ def cmd_example(args: argparse.Namespace) -> int:
         raise UsageError(f"{target}: exists and is not an empty folder; give a new one")
     source = resources.files("portal").joinpath(*EXAMPLE)
     written = _copy(source, target)
-    say(f"wrote the example snapshot to {target} ({written} files)")
+    if not args.quiet:
+        say(f"wrote the example snapshot to {target} ({written} files)")
     return EXIT_OK
 
 

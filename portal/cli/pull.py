@@ -43,7 +43,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         "types": [type_name(number) for number in types] if types else None,
     }
     try:
-        if snapshot.begin(asked):
+        if snapshot.begin(asked) and not args.quiet:
             say(f"resuming the unfinished pull of {webhook.host} in {args.out}")
     except FolderError as error:
         raise UsageError(f"--out: {error}") from None
@@ -71,10 +71,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
         ) from None
     path = snapshot.finish(manifest)
     pages = sum(entry["pages"] for entry in manifest["requests"])
-    say(
-        f"pulled {webhook.host}: {len(manifest['requests'])} requests, {pages} pages, "
-        f"{pull.rows} records, {client.calls} calls, into {args.out}"
-    )
+    if not args.quiet:
+        say(
+            f"pulled {webhook.host}: {len(manifest['requests'])} requests, {pages} pages, "
+            f"{pull.rows} records, {client.calls} calls, into {args.out}"
+        )
     print(path)
     return EXIT_OK
 
