@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.replaying import autostart
+from replaying import autostart
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("AUTOSTART_UPDATE_GOLDEN") == "1"
