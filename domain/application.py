@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.utils import Environment
 
 from domain.elements import Element
 from domain.ids import stream_id
 from domain.portal import Portal
 from domain.simulation import Simulation
 from domain.starter import EPOCH
-from domain.stores import StoreAddress
+from domain.stores import StoreAddress, store_environment
 from domain.templates import Template
 
 
@@ -25,6 +27,10 @@ class AutostartApplication(Application[UUID]):
     def __init__(self, store: StoreAddress, env: dict[str, str] | None = None) -> None:
         self.store = store
         super().__init__({**store.env, **(env or {})})
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        # `--store` beats the shell's AUTOSTART_*, SQLITE_*, POSTGRES_* (see store_environment).
+        return store_environment(name, type(self).env, env)
 
     def portal(self) -> Portal:
         try:
