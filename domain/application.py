@@ -130,9 +130,12 @@ class Workspace:
             if count != len(self.journal):
                 msg = f"{count} pending events but {len(self.journal)} in the journal"
                 raise RuntimeError(msg)
+            # `save` takes events as well as aggregates: the journal's events in their causal
+            # order, then the aggregates (their pending events already collected) so the
+            # application sees which ones were saved.
             for aggregate in aggregates:
                 aggregate.collect_events()
-            self.app.events.put(list(self.journal))
+            self.app.save(*self.journal, *aggregates)
             self.journal.clear()
         for name, element in self.touched.items():
             self.cache[name] = element
