@@ -16,6 +16,7 @@ from domain.portal import Portal
 from domain.simulation import Simulation
 from domain.starter import EPOCH
 from domain.stores import StoreAddress, store_environment
+from domain.takeback import take_back
 from domain.templates import Template
 
 
@@ -63,26 +64,7 @@ class AutostartApplication(Application[UUID]):
 
     def truncate(self, position: int) -> None:
         """Removes every event recorded after `position`: a refused replay leaves no trace."""
-        recorder: Any = self.recorder
-        if self.store.kind == "memory":
-            # The in-memory recorder keeps a list (notification id n at n - 1) and an index of
-            # it by stream and version; the library has no public way to cut them back.
-            with recorder._database_lock:
-                for stored in recorder._stored_events[position:]:
-                    del recorder._stored_events_index[str(stored.originator_id)][
-                        stored.originator_version
-                    ]
-                del recorder._stored_events[position:]
-            return
-        table = recorder.events_table_name
-        with recorder.datastore.transaction(commit=True) as cursor:
-            if self.store.kind == "sqlite":
-                cursor.execute(f"DELETE FROM {table} WHERE rowid > ?", (position,))
-            else:
-                schema = recorder.datastore.schema
-                cursor.execute(
-                    f'DELETE FROM "{schema}"."{table}" WHERE notification_id > %s', (position,)
-                )
+        take_back(self.recorder, self.store.kind, position)
 
 
 class Workspace:
