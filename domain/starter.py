@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from domain.configs import TemplateConfig
-from domain.elements import Element
+from domain.elements import Element, Origin
 from domain.errors import TrafficError
 from domain.faults import decision_order, per_template_constants, reverses_queue
 from domain.portal import Portal
@@ -229,18 +229,8 @@ class Starter:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.ADD)
         self._check_new(name, field_name)
-        self._run(
-            self._add(
-                parsed,
-                channel,
-                _Execution(line),
-                0,
-                actor=actor,
-                fields=fields or {},
-                parameters=parameters or {},
-                cause=None,
-            )
-        )
+        origin = Origin(line, 0, channel, actor, parameters or {}, None)
+        self._run(self._add(parsed, origin, _Execution(line), fields or {}))
 
     def import_batch(
         self, doc_type: str, names: list[str], *, line: int, actor: str | None = None
@@ -255,18 +245,8 @@ class Starter:
             seen.add(name)
             self._check_new(name, where)
         for name in names:
-            self._run(
-                self._add(
-                    element_name(name),
-                    "import",
-                    _Execution(line),
-                    0,
-                    actor=actor,
-                    fields={},
-                    parameters={},
-                    cause=None,
-                )
-            )
+            origin = Origin(line, 0, "import", actor, {}, None)
+            self._run(self._add(element_name(name), origin, _Execution(line), {}))
 
     def update(
         self,
@@ -281,19 +261,8 @@ class Starter:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.CHANGE)
         element = self._existing(name)
-        self._run(
-            self._change(
-                element,
-                parsed.document_type,
-                channel,
-                changed,
-                execution=_Execution(line),
-                depth=0,
-                actor=actor,
-                parameters=parameters or {},
-                cause=None,
-            )
-        )
+        origin = Origin(line, 0, channel, actor, parameters or {}, None)
+        self._run(self._change(element, parsed.document_type, origin, _Execution(line), changed))
 
     def delete(self, name: str, *, line: int, actor: str | None = None) -> None:
         element = self._existing(name)
@@ -362,52 +331,29 @@ class Starter:
                 stack.append(caused)
 
     def _add(
-        self,
-        parsed: ElementName,
-        channel: str,
-        execution: _Execution,
-        depth: int,
-        *,
-        actor: str | None,
-        fields: dict[str, Any],
-        parameters: dict[str, Any],
-        cause: str | None,
+        self, parsed: ElementName, origin: Origin, execution: _Execution, fields: dict[str, Any]
     ) -> Round:
         """Creates the element now; returns its round, for `_run`."""
         name, dt = str(parsed), parsed.document_type
-        change = Change(dt, Trigger.ADD, channel, tuple(fields), parameters)
-        written: dict[str, Any] = {
-            "line": execution.line,
-            "depth": depth,
-            "channel": channel,
-            "actor": actor,
-            "fields": fields,
-            "parameters": parameters,
-            "cause": cause,
-        }
+        change = Change(dt, Trigger.ADD, origin.channel, tuple(fields), origin.parameters)
         # Only a name at or below the last id used can have been named by a refused add.
         used = parsed.id <= self.last_ids.get(dt.name, 0)
         earlier = self.elements.get(name) if used else None
         if self._refused(change):
             if earlier is None:
-                element = Element.refuse_add(name, self.now, **written)
+                element = Element.refuse_add(name, self.now, origin, fields)
                 self.elements.add(element)
             else:
                 element = earlier
-                element.refuse_change(
-                    self.now,
-                    trigger=Trigger.ADD.value,
-                    **{k: v for k, v in written.items() if k != "fields"},
-                    changed=fields,
-                )
+                element.refuse_change(self.now, Trigger.ADD.value, origin, fields)
         elif earlier is not None:  # a name whose earlier add the portal refused
             element = earlier
-            element.add(self.now, **written)
+            element.add(self.now, origin, fields)
         else:
-            element = Element.create(name, self.now, **written)
+            element = Element.create(name, self.now, origin, fields)
             self.elements.add(element)
         self.last_ids[dt.name] = max(self.last_ids.get(dt.name, 0), parsed.id)
-        return self._round(element, change, execution, depth)
+        return self._round(element, change, execution, origin.depth)
 
     def _refused(self, change: Change) -> bool:
         """Whether the portal refuses the write itself (lists REST, untuned constants)."""
@@ -427,31 +373,17 @@ class Starter:
         self,
         element: Element,
         dt: DocumentType,
-        channel: str,
-        changed: dict[str, Any],
-        *,
+        origin: Origin,
         execution: _Execution,
-        depth: int,
-        actor: str | None,
-        parameters: dict[str, Any],
-        cause: str | None,
+        changed: dict[str, Any],
     ) -> Round:
         """Changes the element now; returns its round, for `_run`."""
-        change = Change(dt, Trigger.CHANGE, channel, tuple(changed), parameters)
-        refused = {"trigger": Trigger.CHANGE.value} if self._refused(change) else {}
-        write = element.refuse_change if refused else element.change
-        write(
-            self.now,
-            **refused,
-            line=execution.line,
-            depth=depth,
-            channel=channel,
-            changed=changed,
-            actor=actor,
-            parameters=parameters,
-            cause=cause,
-        )
-        return self._round(element, change, execution, depth)
+        change = Change(dt, Trigger.CHANGE, origin.channel, tuple(changed), origin.parameters)
+        if self._refused(change):
+            element.refuse_change(self.now, Trigger.CHANGE.value, origin, changed)
+        else:
+            element.change(self.now, origin, changed)
+        return self._round(element, change, execution, origin.depth)
 
     def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> Round:
         """Decides every template of the type in ascending id, then runs what started."""
@@ -588,31 +520,13 @@ class Starter:
             if depth + 1 > self.max_depth:
                 self._halt(element, execution, depth + 1)
                 return
+            made = Origin(execution.line, depth + 1, "bizproc", None, {}, process)
             if "update" in action:
-                yield self._change(
-                    element,
-                    dt,
-                    "bizproc",
-                    dict(action["update"]),
-                    execution=execution,
-                    depth=depth + 1,
-                    actor=None,
-                    parameters={},
-                    cause=process,
-                )
+                yield self._change(element, dt, made, execution, dict(action["update"]))
             else:
                 new_type = document_type(action["create"])
                 new_id = self.last_ids.get(new_type.name, 0) + 1
-                yield self._add(
-                    ElementName(new_type, new_id),
-                    "bizproc",
-                    execution,
-                    depth + 1,
-                    actor=None,
-                    fields={},
-                    parameters={},
-                    cause=process,
-                )
+                yield self._add(ElementName(new_type, new_id), made, execution, {})
 
     def _halt(self, element: Element, execution: _Execution, depth: int) -> None:
         execution.halted = True
