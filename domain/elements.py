@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.decisions import Decision
 from domain.ids import stream_id
 from domain.journal import JournaledAggregate
 
@@ -238,8 +239,13 @@ class Element(JournaledAggregate):
     def next_process(self) -> str:
         return f"{self.name}#{self.processes + 1}"
 
-    def decide(self, at: datetime, **decision: Any) -> None:
-        self.trigger_event(self.Decided, timestamp=at, revision=self.revision, **decision)
+    def decide(self, decision: Decision) -> None:
+        self.trigger_event(
+            self.Decided,
+            timestamp=decision.at,
+            revision=self.revision,
+            **decision.event_fields(),
+        )
 
     def queue_process(self, at: datetime, **queued: Any) -> None:
         self.trigger_event(self.ProcessQueued, timestamp=at, **queued)

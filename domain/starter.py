@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from domain.configs import TemplateConfig
+
+# `Decision` was defined here: still importable from this module.
+from domain.decisions import Decision as Decision  # noqa: PLC0414 - an explicit re-export
 from domain.elements import Element, Origin
 from domain.errors import TrafficError
 from domain.faults import decision_order, per_template_constants, reverses_queue
@@ -30,40 +33,6 @@ MAX_CASCADE_DEPTH = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A round of decisions: a generator that yields the rounds its processes' actions cause.
 Round = Iterator["Round"]
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One row of the SPEC's decision output."""
-
-    line: int
-    depth: int
-    at: datetime
-    element: str
-    trigger: str
-    channel: str
-    template: int
-    template_version: int
-    outcome: str
-    reason: str
-    process: str | None
-    checks: list[list[Any]] = field(default_factory=list, compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The SPEC's output row (the checks stay in the store and in explanations)."""
-        return {
-            "line": self.line,
-            "depth": self.depth,
-            "at": self.at.isoformat(),
-            "element": self.element,
-            "trigger": self.trigger,
-            "channel": self.channel,
-            "template": self.template,
-            "template_version": self.template_version,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "process": self.process,
-        }
 
 
 class Elements(Protocol):
@@ -387,74 +356,90 @@ class Starter:
 
     def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> Round:
         """Decides every template of the type in ascending id, then runs what started."""
-        at, settings = self.now, self.portal.settings
-        container = self.portal.container_enabled(change.document_type.name)
-        untuned = self._list_untuned(change.document_type)
+        dt = change.document_type
+        container = self.portal.container_enabled(dt.name)
+        untuned = self._list_untuned(dt)
         started: list[tuple[TemplateConfig, str]] = []
-        for template in self.by_type.get(change.document_type.name, ()):
+        for template in self.by_type.get(dt.name, ()):
             config = template.config
-            situation = Situation(settings, container, len(element.running), untuned)
-            verdict = decide(change, config, situation, self.order)
-            holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
-            process = element.next_process() if holds_process else None
-            if holds_process:
-                self.created += 1
-            checks = [check.as_record() for check in verdict.checks]
-            element.decide(
-                at,
-                line=execution.line,
-                depth=depth,
-                trigger=change.trigger.value,
-                channel=change.channel,
-                template=config.template,
-                template_version=config.version,
-                outcome=verdict.outcome.value,
-                reason=verdict.reason.value,
-                process=process,
-                checks=checks,
+            situation = Situation(self.portal.settings, container, len(element.running), untuned)
+            decision = self._decide(element, change, config, situation, execution.line, depth)
+            if decision.process is not None:
+                self._hold(element, config, decision, decision.process)
+                if decision.outcome == Outcome.STARTED:
+                    started.append((config, decision.process))
+        yield from self._cascade(element, change, started, execution, depth)
+
+    def _decide(
+        self,
+        element: Element,
+        change: Change,
+        config: TemplateConfig,
+        situation: Situation,
+        line: int,
+        depth: int,
+    ) -> Decision:
+        """One template's decision, recorded on the element and handed on."""
+        verdict = decide(change, config, situation, self.order)
+        holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
+        process = element.next_process() if holds_process else None
+        if holds_process:
+            self.created += 1
+        decision = Decision(
+            line,
+            depth,
+            self.now,
+            element.name,
+            change.trigger.value,
+            change.channel,
+            config.template,
+            config.version,
+            verdict.outcome.value,
+            verdict.reason.value,
+            process,
+            [check.as_record() for check in verdict.checks],
+        )
+        element.decide(decision)
+        self.on_decision(decision)
+        return decision
+
+    def _hold(
+        self, element: Element, config: TemplateConfig, decision: Decision, process: str
+    ) -> None:
+        """A started decision's process runs now; a queued one waits in the element's queue."""
+        if decision.outcome == Outcome.STARTED:
+            self._launch(
+                element,
+                process,
+                config.template,
+                config.version,
+                config.duration_s,
+                sequence=self.created,
+                from_queue=False,
             )
-            self.on_decision(
-                Decision(
-                    execution.line,
-                    depth,
-                    at,
-                    element.name,
-                    change.trigger.value,
-                    change.channel,
-                    config.template,
-                    config.version,
-                    verdict.outcome.value,
-                    verdict.reason.value,
-                    process,
-                    checks,
-                )
-            )
-            if process is None:
-                continue
-            if verdict.outcome is Outcome.STARTED:
-                self._launch(
-                    element,
-                    process,
-                    config.template,
-                    config.version,
-                    config.duration_s,
-                    sequence=self.created,
-                    from_queue=False,
-                )
-                started.append((config, process))
-            else:
-                element.queue_process(
-                    at,
-                    process=process,
-                    template=config.template,
-                    template_version=config.version,
-                    duration=config.duration_s,
-                    actions=list(config.actions),
-                    line=execution.line,
-                    depth=depth,
-                    sequence=self.created,
-                )
-                self.queues.add(element.name)
+            return
+        element.queue_process(
+            decision.at,
+            process=process,
+            template=config.template,
+            template_version=config.version,
+            duration=config.duration_s,
+            actions=list(config.actions),
+            line=decision.line,
+            depth=decision.depth,
+            sequence=self.created,
+        )
+        self.queues.add(element.name)
+
+    def _cascade(
+        self,
+        element: Element,
+        change: Change,
+        started: list[tuple[TemplateConfig, str]],
+        execution: _Execution,
+        depth: int,
+    ) -> Round:
+        """Runs the actions of the processes a round started, in the order they started."""
         for config, process in started:
             if execution.halted:
                 return

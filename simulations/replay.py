@@ -15,10 +15,11 @@ from typing import IO, Any
 from eventsourcing.persistence import PersistenceError
 
 from domain.application import AutostartApplication, Workspace
+from domain.decisions import Decision
 from domain.errors import TrafficError
 from domain.journal import journal
 from domain.simulation import Simulation
-from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
+from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Starter
 from domain.stores import StoreAddress
 from projections.database import connect_postgres
 from projections.locks import writing
