@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -269,6 +269,30 @@ class Element(JournaledAggregate):
             from_queue=from_queue,
             ends_at=ends_at,
         )
+
+    def has_free_slot(self, limit: int) -> bool:
+        """Whether one more instance may run on this document (a limit of 0: no limit)."""
+        return limit == 0 or len(self.running) < limit
+
+    def start_from_queue(
+        self, at: datetime, limit: int, *, lifo: bool = False
+    ) -> dict[str, Any] | None:
+        """Starts the queue's head if a slot is free, first in first out; returns it, or None.
+
+        `lifo` takes the newest instead (a planted fault the checker must catch).
+        """
+        if not self.queue or not self.has_free_slot(limit):
+            return None
+        head = self.queue[-1 if lifo else 0]
+        self.start_process(
+            at,
+            process=head["process"],
+            template=head["template"],
+            template_version=head["template_version"],
+            from_queue=True,
+            ends_at=at + timedelta(seconds=head["duration"]),
+        )
+        return head
 
     def complete_process(self, at: datetime, process: str) -> None:
         self.trigger_event(self.ProcessCompleted, timestamp=at, process=process)

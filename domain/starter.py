@@ -138,33 +138,11 @@ class Starter:
     def configure_template(
         self, template_id: int, given: dict[str, Any], *, actor: str | None
     ) -> TemplateConfig:
-        at = self.now
         template = self.templates.get(template_id)
         changed_at = None if self.clock is None else self.clock.isoformat()
         stamp: dict[str, Any] = {"changed_by": actor, "changed_at": changed_at}
         if template is None:
-            for required in ("document_type", "auto_execute"):
-                if required not in given:
-                    raise TrafficError(required, "a value on the first line of a template")
-            config = TemplateConfig(
-                template=template_id,
-                document_type=given["document_type"],
-                version=1,
-                auto_execute=given["auto_execute"],
-                active=given.get("active", True),
-                parameters=tuple(given.get("parameters", ())),
-                constants=tuple(given.get("constants", ())),
-                duration_s=given.get("duration", 0),
-                actions=tuple(given.get("actions", ())),
-                **stamp,
-            )
-            template = Template.register(config, at)
-            self.templates[template_id] = template
-            self.portal.add_template(template_id, config.document_type, at)
-            siblings = self.by_type.setdefault(config.document_type, [])
-            siblings.append(template)
-            siblings.sort(key=lambda t: t.template)
-            return config
+            return self._register_template(template_id, given, stamp)
         old = template.config
         if given.get("document_type", old.document_type) != old.document_type:
             raise TrafficError(
@@ -179,7 +157,34 @@ class Starter:
             changes["duration_s"] = changes.pop("duration")
         changes.pop("document_type", None)
         config = replace(old, version=old.version + 1, **changes, **stamp)
-        template.reconfigure(config, sorted(given), at)
+        template.reconfigure(config, sorted(given), self.now)
+        return config
+
+    def _register_template(
+        self, template_id: int, given: dict[str, Any], stamp: dict[str, Any]
+    ) -> TemplateConfig:
+        """A template's first line: its version 1, listed with its document type's others."""
+        for required in ("document_type", "auto_execute"):
+            if required not in given:
+                raise TrafficError(required, "a value on the first line of a template")
+        config = TemplateConfig(
+            template=template_id,
+            document_type=given["document_type"],
+            version=1,
+            auto_execute=given["auto_execute"],
+            active=given.get("active", True),
+            parameters=tuple(given.get("parameters", ())),
+            constants=tuple(given.get("constants", ())),
+            duration_s=given.get("duration", 0),
+            actions=tuple(given.get("actions", ())),
+            **stamp,
+        )
+        template = Template.register(config, self.now)
+        self.templates[template_id] = template
+        self.portal.add_template(template_id, config.document_type, self.now)
+        siblings = self.by_type.setdefault(config.document_type, [])
+        siblings.append(template)
+        siblings.sort(key=lambda t: t.template)
         return config
 
     # Documents
@@ -415,7 +420,6 @@ class Starter:
                 config.version,
                 config.duration_s,
                 sequence=self.created,
-                from_queue=False,
             )
             return
         element.queue_process(
@@ -471,21 +475,27 @@ class Starter:
         duration_s: int,
         *,
         sequence: int,
-        from_queue: bool,
     ) -> None:
         at = self.now
-        ends_at = at + timedelta(seconds=duration_s)
         element.start_process(
             at,
             process=process,
             template=template,
             template_version=version,
-            from_queue=from_queue,
-            ends_at=ends_at,
+            from_queue=False,
+            ends_at=at + timedelta(seconds=duration_s),
         )
+        self._schedule_end(element, process, duration_s, sequence=sequence)
+
+    def _schedule_end(
+        self, element: Element, process: str, duration_s: int, *, sequence: int
+    ) -> None:
+        """An instance without duration completes at once; the others wait on the agenda."""
+        at = self.now
         if duration_s == 0:
             element.complete_process(at, process)
         else:
+            ends_at = at + timedelta(seconds=duration_s)
             heapq.heappush(self.agenda, (ends_at, sequence, element.name, process))
 
     def _act(
@@ -526,17 +536,10 @@ class Starter:
     def _drain(self, element: Element, at: datetime) -> None:
         """Starts the head of the document's queue while a slot is free, first in first out."""
         limit = self.portal.settings.limit
-        while element.queue and (limit == 0 or len(element.running) < limit):
-            head = element.queue[-1 if self.lifo else 0]
+        while (head := element.start_from_queue(at, limit, lifo=self.lifo)) is not None:
             self.clock = at
-            self._launch(
-                element,
-                head["process"],
-                head["template"],
-                head["template_version"],
-                head["duration"],
-                sequence=head.get("sequence", 0),
-                from_queue=True,
+            self._schedule_end(
+                element, head["process"], head["duration"], sequence=head.get("sequence", 0)
             )
             execution = _Execution(head["line"])
             execution.chain.append(
