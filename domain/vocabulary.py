@@ -50,6 +50,17 @@ class Reason(StrEnum):
     AUTO_ON_CHANGE = "AUTO_ON_CHANGE"
 
 
+class ProcessStatus(StrEnum):
+    """Where an instance stands in the process list."""
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    DROPPED = "dropped"
+    TERMINATED = "terminated"
+
+
 class ProcessEnd(StrEnum):
     """Why a process left the running set or the queue without running to completion."""
 

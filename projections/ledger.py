@@ -13,7 +13,7 @@ from uuid import UUID
 from domain.elements import Element
 from domain.portal import Portal
 from domain.templates import Template
-from domain.vocabulary import element_name
+from domain.vocabulary import ProcessStatus, element_name
 from projections.database import ReadDatabase
 
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
@@ -244,7 +244,7 @@ class AuditLedger:
                 "line": event.line,
                 "depth": event.depth,
                 "decision": position,
-                "status": "queued" if queued else "starting",
+                "status": (ProcessStatus.QUEUED if queued else ProcessStatus.STARTING).value,
                 "queued_at": at if queued else None,
                 "started_at": None,
                 "ends_at": None,
@@ -259,7 +259,7 @@ class AuditLedger:
     def process_started(self, event: Element.ProcessStarted, position: int, page: Page) -> None:
         page.update_process(
             event.process,
-            status="running",
+            status=ProcessStatus.RUNNING.value,
             started_id=position,
             started_at=event.timestamp.isoformat(),
             ends_at=event.ends_at.isoformat(),
@@ -269,7 +269,7 @@ class AuditLedger:
     def process_completed(self, event: Element.ProcessCompleted, position: int, page: Page) -> None:
         page.update_process(
             event.process,
-            status="completed",
+            status=ProcessStatus.COMPLETED.value,
             ended_at=event.timestamp.isoformat(),
             ended_id=position,
         )
@@ -278,7 +278,7 @@ class AuditLedger:
     def process_dropped(self, event: Element.ProcessDropped, position: int, page: Page) -> None:
         page.update_process(
             event.process,
-            status="dropped",
+            status=ProcessStatus.DROPPED.value,
             ended_at=event.timestamp.isoformat(),
             ended_id=position,
             end_reason=event.reason,
@@ -290,7 +290,7 @@ class AuditLedger:
     ) -> None:
         page.update_process(
             event.process,
-            status="terminated",
+            status=ProcessStatus.TERMINATED.value,
             ended_at=event.timestamp.isoformat(),
             ended_id=position,
             end_reason=event.reason,

@@ -10,7 +10,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any
 
-from domain.vocabulary import ALL_CHANNELS, Outcome, Reason, element_name, is_document_type
+from domain.vocabulary import (
+    ALL_CHANNELS,
+    Outcome,
+    ProcessStatus,
+    Reason,
+    element_name,
+    is_document_type,
+)
 from projections.queries import (
     DECISION_SCHEMA,
     PROCESS_SCHEMA,
@@ -33,7 +40,7 @@ from simulations.cli.common import (
 CHUNK = 10_000
 
 
-PROCESS_STATUSES = ("queued", "starting", "running", "completed", "dropped", "terminated")
+PROCESS_STATUSES = tuple(status.value for status in ProcessStatus)
 PROCESS_OUTCOMES = ("started", "queued")
 
 
