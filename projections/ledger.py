@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, singledispatchmethod
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -82,9 +83,9 @@ def _insert(db: ReadDatabase, table: str, rows: list[Row]) -> None:
         return
     columns = tuple(rows[0])
     marks = ", ".join("?" * len(columns))
+    values = itemgetter(*columns)
     db.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-        [tuple(row[c] for c in columns) for row in rows],
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", [values(r) for r in rows]
     )
 
 
