@@ -2,85 +2,84 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.decisions import Decision
 from domain.ids import stream_id
 from domain.journal import JournaledAggregate
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a change came from: its traffic line, cascade depth, channel, actor, parameter
+    values and the process that made it (None for a traffic line's own change).
+
+    The events of a change inherit these fields, so they are declared once and stay flat.
+    """
+
+    line: int
+    depth: int
+    channel: str
+    actor: str | None
+    parameters: dict[str, Any]
+    cause: str | None
+
+    def payload(self) -> dict[str, Any]:
+        """The origin as event fields."""
+        return {
+            "line": self.line,
+            "depth": self.depth,
+            "channel": self.channel,
+            "actor": self.actor,
+            "parameters": self.parameters,
+            "cause": self.cause,
+        }
 
 
 class Element(JournaledAggregate):
     """One Bitrix element; the per-document limit and queue live here, with the decisions."""
 
-    class Created(Aggregate.Created):
+    class Created(Aggregate.Created, Origin):
         name: str
-        line: int
-        depth: int
-        channel: str
-        actor: str | None
         fields: dict[str, Any]
-        parameters: dict[str, Any]
-        cause: str | None
 
-    class AddRefused(Aggregate.Created):
+    class AddRefused(Aggregate.Created, Origin):
         """The portal refused the add: the decisions are kept, no element was written."""
 
         name: str
-        line: int
-        depth: int
-        channel: str
-        actor: str | None
         fields: dict[str, Any]
-        parameters: dict[str, Any]
-        cause: str | None
 
         def apply(self, element: Element) -> None:
             element.written = False
 
-    class Added(Aggregate.Event):
+    class Added(Aggregate.Event, Origin):
         """An element written under a name whose earlier add the portal had refused."""
 
         revision: int
-        line: int
-        depth: int
-        channel: str
-        actor: str | None
         fields: dict[str, Any]
-        parameters: dict[str, Any]
-        cause: str | None
 
         def apply(self, element: Element) -> None:
             element.revision = self.revision
             element.written = True
 
-    class WriteRefused(Aggregate.Event):
+    class WriteRefused(Aggregate.Event, Origin):
         """The portal refused a change: the fields stay as they were, the decisions are kept."""
 
         revision: int
         trigger: str
-        line: int
-        depth: int
-        channel: str
-        actor: str | None
         changed: dict[str, Any]
-        parameters: dict[str, Any]
-        cause: str | None
 
         def apply(self, element: Element) -> None:
             element.revision = self.revision
 
-    class Changed(Aggregate.Event):
+    class Changed(Aggregate.Event, Origin):
         revision: int
-        line: int
-        depth: int
-        channel: str
-        actor: str | None
         changed: dict[str, Any]
-        parameters: dict[str, Any]
-        cause: str | None
 
         def apply(self, element: Element) -> None:
             element.revision = self.revision
@@ -181,18 +180,8 @@ class Element(JournaledAggregate):
     def create_id(name: str) -> UUID:
         return stream_id("element", name)
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        line: int,
-        depth: int,
-        channel: str,
-        actor: str | None,
-        fields: dict[str, Any],
-        parameters: dict[str, Any],
-        cause: str | None,
-    ) -> None:
+    def __init__(self, *, name: str, **created: object) -> None:
+        # `created`: the origin and fields of the first change (Created or AddRefused).
         self.name = name
         self.revision = 1
         self.deleted = False
@@ -202,135 +191,44 @@ class Element(JournaledAggregate):
         self.queue: list[dict[str, Any]] = []
 
     @classmethod
-    def create(
-        cls,
-        name: str,
-        at: datetime,
-        *,
-        line: int,
-        depth: int,
-        channel: str,
-        actor: str | None = None,
-        fields: dict[str, Any] | None = None,
-        parameters: dict[str, Any] | None = None,
-        cause: str | None = None,
-    ) -> Element:
-        return cls._create(
-            cls.Created,
-            timestamp=at,
-            name=name,
-            line=line,
-            depth=depth,
-            channel=channel,
-            actor=actor,
-            fields=fields or {},
-            parameters=parameters or {},
-            cause=cause,
-        )
+    def create(cls, name: str, at: datetime, origin: Origin, fields: dict[str, Any]) -> Element:
+        created = origin.payload()
+        return cls._create(cls.Created, timestamp=at, name=name, fields=fields, **created)
 
     @classmethod
-    def refuse_add(
-        cls,
-        name: str,
-        at: datetime,
-        *,
-        line: int,
-        depth: int,
-        channel: str,
-        actor: str | None = None,
-        fields: dict[str, Any] | None = None,
-        parameters: dict[str, Any] | None = None,
-        cause: str | None = None,
-    ) -> Element:
-        return cls._create(
-            cls.AddRefused,
-            timestamp=at,
-            name=name,
-            line=line,
-            depth=depth,
-            channel=channel,
-            actor=actor,
-            fields=fields or {},
-            parameters=parameters or {},
-            cause=cause,
-        )
+    def refuse_add(cls, name: str, at: datetime, origin: Origin, fields: dict[str, Any]) -> Element:
+        refused = origin.payload()
+        return cls._create(cls.AddRefused, timestamp=at, name=name, fields=fields, **refused)
 
-    def add(
-        self,
-        at: datetime,
-        *,
-        line: int,
-        depth: int,
-        channel: str,
-        actor: str | None = None,
-        fields: dict[str, Any] | None = None,
-        parameters: dict[str, Any] | None = None,
-        cause: str | None = None,
-    ) -> None:
+    def add(self, at: datetime, origin: Origin, fields: dict[str, Any]) -> None:
         """Writes the element whose earlier add was refused (its name never held an element)."""
         self.trigger_event(
             self.Added,
             timestamp=at,
             revision=self.revision + 1,
-            line=line,
-            depth=depth,
-            channel=channel,
-            actor=actor,
-            fields=fields or {},
-            parameters=parameters or {},
-            cause=cause,
+            fields=fields,
+            **origin.payload(),
         )
 
     def refuse_change(
-        self,
-        at: datetime,
-        *,
-        trigger: str,
-        line: int,
-        depth: int,
-        channel: str,
-        changed: dict[str, Any],
-        actor: str | None = None,
-        parameters: dict[str, Any] | None = None,
-        cause: str | None = None,
+        self, at: datetime, trigger: str, origin: Origin, changed: dict[str, Any]
     ) -> None:
         self.trigger_event(
             self.WriteRefused,
             timestamp=at,
             revision=self.revision + 1,
             trigger=trigger,
-            line=line,
-            depth=depth,
-            channel=channel,
-            actor=actor,
             changed=changed,
-            parameters=parameters or {},
-            cause=cause,
+            **origin.payload(),
         )
 
-    def change(
-        self,
-        at: datetime,
-        *,
-        line: int,
-        depth: int,
-        channel: str,
-        changed: dict[str, Any],
-        actor: str | None = None,
-        parameters: dict[str, Any] | None = None,
-        cause: str | None = None,
-    ) -> None:
+    def change(self, at: datetime, origin: Origin, changed: dict[str, Any]) -> None:
         self.trigger_event(
             self.Changed,
             timestamp=at,
             revision=self.revision + 1,
-            line=line,
-            depth=depth,
-            channel=channel,
-            actor=actor,
             changed=changed,
-            parameters=parameters or {},
-            cause=cause,
+            **origin.payload(),
         )
 
     def delete(self, at: datetime, *, line: int, actor: str | None) -> None:
@@ -341,8 +239,13 @@ class Element(JournaledAggregate):
     def next_process(self) -> str:
         return f"{self.name}#{self.processes + 1}"
 
-    def decide(self, at: datetime, **decision: Any) -> None:
-        self.trigger_event(self.Decided, timestamp=at, revision=self.revision, **decision)
+    def decide(self, decision: Decision) -> None:
+        self.trigger_event(
+            self.Decided,
+            timestamp=decision.at,
+            revision=self.revision,
+            **decision.event_fields(),
+        )
 
     def queue_process(self, at: datetime, **queued: Any) -> None:
         self.trigger_event(self.ProcessQueued, timestamp=at, **queued)
@@ -366,6 +269,30 @@ class Element(JournaledAggregate):
             from_queue=from_queue,
             ends_at=ends_at,
         )
+
+    def has_free_slot(self, limit: int) -> bool:
+        """Whether one more instance may run on this document (a limit of 0: no limit)."""
+        return limit == 0 or len(self.running) < limit
+
+    def start_from_queue(
+        self, at: datetime, limit: int, *, lifo: bool = False
+    ) -> dict[str, Any] | None:
+        """Starts the queue's head if a slot is free, first in first out; returns it, or None.
+
+        `lifo` takes the newest instead (a planted fault the checker must catch).
+        """
+        if not self.queue or not self.has_free_slot(limit):
+            return None
+        head = self.queue[-1 if lifo else 0]
+        self.start_process(
+            at,
+            process=head["process"],
+            template=head["template"],
+            template_version=head["template_version"],
+            from_queue=True,
+            ends_at=at + timedelta(seconds=head["duration"]),
+        )
+        return head
 
     def complete_process(self, at: datetime, process: str) -> None:
         self.trigger_event(self.ProcessCompleted, timestamp=at, process=process)

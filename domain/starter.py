@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from domain.configs import TemplateConfig
-from domain.elements import Element
+
+# `Decision` was defined here: still importable from this module.
+from domain.decisions import Decision as Decision  # noqa: PLC0414 - an explicit re-export
+from domain.elements import Element, Origin
 from domain.errors import TrafficError
 from domain.faults import decision_order, per_template_constants, reverses_queue
 from domain.portal import Portal
@@ -30,40 +33,6 @@ MAX_CASCADE_DEPTH = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A round of decisions: a generator that yields the rounds its processes' actions cause.
 Round = Iterator["Round"]
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One row of the SPEC's decision output."""
-
-    line: int
-    depth: int
-    at: datetime
-    element: str
-    trigger: str
-    channel: str
-    template: int
-    template_version: int
-    outcome: str
-    reason: str
-    process: str | None
-    checks: list[list[Any]] = field(default_factory=list, compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The SPEC's output row (the checks stay in the store and in explanations)."""
-        return {
-            "line": self.line,
-            "depth": self.depth,
-            "at": self.at.isoformat(),
-            "element": self.element,
-            "trigger": self.trigger,
-            "channel": self.channel,
-            "template": self.template,
-            "template_version": self.template_version,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "process": self.process,
-        }
 
 
 class Elements(Protocol):
@@ -169,33 +138,11 @@ class Starter:
     def configure_template(
         self, template_id: int, given: dict[str, Any], *, actor: str | None
     ) -> TemplateConfig:
-        at = self.now
         template = self.templates.get(template_id)
         changed_at = None if self.clock is None else self.clock.isoformat()
         stamp: dict[str, Any] = {"changed_by": actor, "changed_at": changed_at}
         if template is None:
-            for required in ("document_type", "auto_execute"):
-                if required not in given:
-                    raise TrafficError(required, "a value on the first line of a template")
-            config = TemplateConfig(
-                template=template_id,
-                document_type=given["document_type"],
-                version=1,
-                auto_execute=given["auto_execute"],
-                active=given.get("active", True),
-                parameters=tuple(given.get("parameters", ())),
-                constants=tuple(given.get("constants", ())),
-                duration_s=given.get("duration", 0),
-                actions=tuple(given.get("actions", ())),
-                **stamp,
-            )
-            template = Template.register(config, at)
-            self.templates[template_id] = template
-            self.portal.add_template(template_id, config.document_type, at)
-            siblings = self.by_type.setdefault(config.document_type, [])
-            siblings.append(template)
-            siblings.sort(key=lambda t: t.template)
-            return config
+            return self._register_template(template_id, given, stamp)
         old = template.config
         if given.get("document_type", old.document_type) != old.document_type:
             raise TrafficError(
@@ -210,7 +157,34 @@ class Starter:
             changes["duration_s"] = changes.pop("duration")
         changes.pop("document_type", None)
         config = replace(old, version=old.version + 1, **changes, **stamp)
-        template.reconfigure(config, sorted(given), at)
+        template.reconfigure(config, sorted(given), self.now)
+        return config
+
+    def _register_template(
+        self, template_id: int, given: dict[str, Any], stamp: dict[str, Any]
+    ) -> TemplateConfig:
+        """A template's first line: its version 1, listed with its document type's others."""
+        for required in ("document_type", "auto_execute"):
+            if required not in given:
+                raise TrafficError(required, "a value on the first line of a template")
+        config = TemplateConfig(
+            template=template_id,
+            document_type=given["document_type"],
+            version=1,
+            auto_execute=given["auto_execute"],
+            active=given.get("active", True),
+            parameters=tuple(given.get("parameters", ())),
+            constants=tuple(given.get("constants", ())),
+            duration_s=given.get("duration", 0),
+            actions=tuple(given.get("actions", ())),
+            **stamp,
+        )
+        template = Template.register(config, self.now)
+        self.templates[template_id] = template
+        self.portal.add_template(template_id, config.document_type, self.now)
+        siblings = self.by_type.setdefault(config.document_type, [])
+        siblings.append(template)
+        siblings.sort(key=lambda t: t.template)
         return config
 
     # Documents
@@ -229,18 +203,8 @@ class Starter:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.ADD)
         self._check_new(name, field_name)
-        self._run(
-            self._add(
-                parsed,
-                channel,
-                _Execution(line),
-                0,
-                actor=actor,
-                fields=fields or {},
-                parameters=parameters or {},
-                cause=None,
-            )
-        )
+        origin = Origin(line, 0, channel, actor, parameters or {}, None)
+        self._run(self._add(parsed, origin, _Execution(line), fields or {}))
 
     def import_batch(
         self, doc_type: str, names: list[str], *, line: int, actor: str | None = None
@@ -255,18 +219,8 @@ class Starter:
             seen.add(name)
             self._check_new(name, where)
         for name in names:
-            self._run(
-                self._add(
-                    element_name(name),
-                    "import",
-                    _Execution(line),
-                    0,
-                    actor=actor,
-                    fields={},
-                    parameters={},
-                    cause=None,
-                )
-            )
+            origin = Origin(line, 0, "import", actor, {}, None)
+            self._run(self._add(element_name(name), origin, _Execution(line), {}))
 
     def update(
         self,
@@ -281,19 +235,8 @@ class Starter:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.CHANGE)
         element = self._existing(name)
-        self._run(
-            self._change(
-                element,
-                parsed.document_type,
-                channel,
-                changed,
-                execution=_Execution(line),
-                depth=0,
-                actor=actor,
-                parameters=parameters or {},
-                cause=None,
-            )
-        )
+        origin = Origin(line, 0, channel, actor, parameters or {}, None)
+        self._run(self._change(element, parsed.document_type, origin, _Execution(line), changed))
 
     def delete(self, name: str, *, line: int, actor: str | None = None) -> None:
         element = self._existing(name)
@@ -362,52 +305,29 @@ class Starter:
                 stack.append(caused)
 
     def _add(
-        self,
-        parsed: ElementName,
-        channel: str,
-        execution: _Execution,
-        depth: int,
-        *,
-        actor: str | None,
-        fields: dict[str, Any],
-        parameters: dict[str, Any],
-        cause: str | None,
+        self, parsed: ElementName, origin: Origin, execution: _Execution, fields: dict[str, Any]
     ) -> Round:
         """Creates the element now; returns its round, for `_run`."""
         name, dt = str(parsed), parsed.document_type
-        change = Change(dt, Trigger.ADD, channel, tuple(fields), parameters)
-        written: dict[str, Any] = {
-            "line": execution.line,
-            "depth": depth,
-            "channel": channel,
-            "actor": actor,
-            "fields": fields,
-            "parameters": parameters,
-            "cause": cause,
-        }
+        change = Change(dt, Trigger.ADD, origin.channel, tuple(fields), origin.parameters)
         # Only a name at or below the last id used can have been named by a refused add.
         used = parsed.id <= self.last_ids.get(dt.name, 0)
         earlier = self.elements.get(name) if used else None
         if self._refused(change):
             if earlier is None:
-                element = Element.refuse_add(name, self.now, **written)
+                element = Element.refuse_add(name, self.now, origin, fields)
                 self.elements.add(element)
             else:
                 element = earlier
-                element.refuse_change(
-                    self.now,
-                    trigger=Trigger.ADD.value,
-                    **{k: v for k, v in written.items() if k != "fields"},
-                    changed=fields,
-                )
+                element.refuse_change(self.now, Trigger.ADD.value, origin, fields)
         elif earlier is not None:  # a name whose earlier add the portal refused
             element = earlier
-            element.add(self.now, **written)
+            element.add(self.now, origin, fields)
         else:
-            element = Element.create(name, self.now, **written)
+            element = Element.create(name, self.now, origin, fields)
             self.elements.add(element)
         self.last_ids[dt.name] = max(self.last_ids.get(dt.name, 0), parsed.id)
-        return self._round(element, change, execution, depth)
+        return self._round(element, change, execution, origin.depth)
 
     def _refused(self, change: Change) -> bool:
         """Whether the portal refuses the write itself (lists REST, untuned constants)."""
@@ -427,102 +347,103 @@ class Starter:
         self,
         element: Element,
         dt: DocumentType,
-        channel: str,
-        changed: dict[str, Any],
-        *,
+        origin: Origin,
         execution: _Execution,
-        depth: int,
-        actor: str | None,
-        parameters: dict[str, Any],
-        cause: str | None,
+        changed: dict[str, Any],
     ) -> Round:
         """Changes the element now; returns its round, for `_run`."""
-        change = Change(dt, Trigger.CHANGE, channel, tuple(changed), parameters)
-        refused = {"trigger": Trigger.CHANGE.value} if self._refused(change) else {}
-        write = element.refuse_change if refused else element.change
-        write(
-            self.now,
-            **refused,
-            line=execution.line,
-            depth=depth,
-            channel=channel,
-            changed=changed,
-            actor=actor,
-            parameters=parameters,
-            cause=cause,
-        )
-        return self._round(element, change, execution, depth)
+        change = Change(dt, Trigger.CHANGE, origin.channel, tuple(changed), origin.parameters)
+        if self._refused(change):
+            element.refuse_change(self.now, Trigger.CHANGE.value, origin, changed)
+        else:
+            element.change(self.now, origin, changed)
+        return self._round(element, change, execution, origin.depth)
 
     def _round(self, element: Element, change: Change, execution: _Execution, depth: int) -> Round:
         """Decides every template of the type in ascending id, then runs what started."""
-        at, settings = self.now, self.portal.settings
-        container = self.portal.container_enabled(change.document_type.name)
-        untuned = self._list_untuned(change.document_type)
+        dt = change.document_type
+        container = self.portal.container_enabled(dt.name)
+        untuned = self._list_untuned(dt)
         started: list[tuple[TemplateConfig, str]] = []
-        for template in self.by_type.get(change.document_type.name, ()):
+        for template in self.by_type.get(dt.name, ()):
             config = template.config
-            situation = Situation(settings, container, len(element.running), untuned)
-            verdict = decide(change, config, situation, self.order)
-            holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
-            process = element.next_process() if holds_process else None
-            if holds_process:
-                self.created += 1
-            checks = [check.as_record() for check in verdict.checks]
-            element.decide(
-                at,
-                line=execution.line,
-                depth=depth,
-                trigger=change.trigger.value,
-                channel=change.channel,
-                template=config.template,
-                template_version=config.version,
-                outcome=verdict.outcome.value,
-                reason=verdict.reason.value,
-                process=process,
-                checks=checks,
+            situation = Situation(self.portal.settings, container, len(element.running), untuned)
+            decision = self._decide(element, change, config, situation, execution.line, depth)
+            if decision.process is not None:
+                self._hold(element, config, decision, decision.process)
+                if decision.outcome == Outcome.STARTED:
+                    started.append((config, decision.process))
+        yield from self._cascade(element, change, started, execution, depth)
+
+    def _decide(
+        self,
+        element: Element,
+        change: Change,
+        config: TemplateConfig,
+        situation: Situation,
+        line: int,
+        depth: int,
+    ) -> Decision:
+        """One template's decision, recorded on the element and handed on."""
+        verdict = decide(change, config, situation, self.order)
+        holds_process = verdict.outcome in (Outcome.STARTED, Outcome.QUEUED)
+        process = element.next_process() if holds_process else None
+        if holds_process:
+            self.created += 1
+        decision = Decision(
+            line,
+            depth,
+            self.now,
+            element.name,
+            change.trigger.value,
+            change.channel,
+            config.template,
+            config.version,
+            verdict.outcome.value,
+            verdict.reason.value,
+            process,
+            [check.as_record() for check in verdict.checks],
+        )
+        element.decide(decision)
+        self.on_decision(decision)
+        return decision
+
+    def _hold(
+        self, element: Element, config: TemplateConfig, decision: Decision, process: str
+    ) -> None:
+        """A started decision's process runs now; a queued one waits in the element's queue."""
+        if decision.outcome == Outcome.STARTED:
+            self._launch(
+                element,
+                process,
+                config.template,
+                config.version,
+                config.duration_s,
+                sequence=self.created,
             )
-            self.on_decision(
-                Decision(
-                    execution.line,
-                    depth,
-                    at,
-                    element.name,
-                    change.trigger.value,
-                    change.channel,
-                    config.template,
-                    config.version,
-                    verdict.outcome.value,
-                    verdict.reason.value,
-                    process,
-                    checks,
-                )
-            )
-            if process is None:
-                continue
-            if verdict.outcome is Outcome.STARTED:
-                self._launch(
-                    element,
-                    process,
-                    config.template,
-                    config.version,
-                    config.duration_s,
-                    sequence=self.created,
-                    from_queue=False,
-                )
-                started.append((config, process))
-            else:
-                element.queue_process(
-                    at,
-                    process=process,
-                    template=config.template,
-                    template_version=config.version,
-                    duration=config.duration_s,
-                    actions=list(config.actions),
-                    line=execution.line,
-                    depth=depth,
-                    sequence=self.created,
-                )
-                self.queues.add(element.name)
+            return
+        element.queue_process(
+            decision.at,
+            process=process,
+            template=config.template,
+            template_version=config.version,
+            duration=config.duration_s,
+            actions=list(config.actions),
+            line=decision.line,
+            depth=decision.depth,
+            sequence=self.created,
+        )
+        self.queues.add(element.name)
+
+    def _cascade(
+        self,
+        element: Element,
+        change: Change,
+        started: list[tuple[TemplateConfig, str]],
+        execution: _Execution,
+        depth: int,
+    ) -> Round:
+        """Runs the actions of the processes a round started, in the order they started."""
         for config, process in started:
             if execution.halted:
                 return
@@ -554,21 +475,27 @@ class Starter:
         duration_s: int,
         *,
         sequence: int,
-        from_queue: bool,
     ) -> None:
         at = self.now
-        ends_at = at + timedelta(seconds=duration_s)
         element.start_process(
             at,
             process=process,
             template=template,
             template_version=version,
-            from_queue=from_queue,
-            ends_at=ends_at,
+            from_queue=False,
+            ends_at=at + timedelta(seconds=duration_s),
         )
+        self._schedule_end(element, process, duration_s, sequence=sequence)
+
+    def _schedule_end(
+        self, element: Element, process: str, duration_s: int, *, sequence: int
+    ) -> None:
+        """An instance without duration completes at once; the others wait on the agenda."""
+        at = self.now
         if duration_s == 0:
             element.complete_process(at, process)
         else:
+            ends_at = at + timedelta(seconds=duration_s)
             heapq.heappush(self.agenda, (ends_at, sequence, element.name, process))
 
     def _act(
@@ -588,31 +515,13 @@ class Starter:
             if depth + 1 > self.max_depth:
                 self._halt(element, execution, depth + 1)
                 return
+            made = Origin(execution.line, depth + 1, "bizproc", None, {}, process)
             if "update" in action:
-                yield self._change(
-                    element,
-                    dt,
-                    "bizproc",
-                    dict(action["update"]),
-                    execution=execution,
-                    depth=depth + 1,
-                    actor=None,
-                    parameters={},
-                    cause=process,
-                )
+                yield self._change(element, dt, made, execution, dict(action["update"]))
             else:
                 new_type = document_type(action["create"])
                 new_id = self.last_ids.get(new_type.name, 0) + 1
-                yield self._add(
-                    ElementName(new_type, new_id),
-                    "bizproc",
-                    execution,
-                    depth + 1,
-                    actor=None,
-                    fields={},
-                    parameters={},
-                    cause=process,
-                )
+                yield self._add(ElementName(new_type, new_id), made, execution, {})
 
     def _halt(self, element: Element, execution: _Execution, depth: int) -> None:
         execution.halted = True
@@ -627,17 +536,10 @@ class Starter:
     def _drain(self, element: Element, at: datetime) -> None:
         """Starts the head of the document's queue while a slot is free, first in first out."""
         limit = self.portal.settings.limit
-        while element.queue and (limit == 0 or len(element.running) < limit):
-            head = element.queue[-1 if self.lifo else 0]
+        while (head := element.start_from_queue(at, limit, lifo=self.lifo)) is not None:
             self.clock = at
-            self._launch(
-                element,
-                head["process"],
-                head["template"],
-                head["template_version"],
-                head["duration"],
-                sequence=head.get("sequence", 0),
-                from_queue=True,
+            self._schedule_end(
+                element, head["process"], head["duration"], sequence=head.get("sequence", 0)
             )
             execution = _Execution(head["line"])
             execution.chain.append(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from eventsourcing.utils import Environment
 
 DEFAULT_STORE = "./autostart.db"
 # A snapshot store beside the events: the replays' bookkeeping loads from its latest snapshot.
@@ -77,3 +80,17 @@ def _postgres(address: str) -> StoreAddress:
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
     }
     return StoreAddress("postgres", env)
+
+
+def store_environment(name: str, *settings: Mapping[str, str] | None) -> Environment:
+    """The library's settings from the store's address and the application's own, nothing else.
+
+    The library's `Application.construct_env` lays the process's environment under the settings
+    it is given, and looks up `<NAME>_<KEY>` before `<KEY>`: `AUTOSTART_SQLITE_DBNAME` or
+    `POSTGRES_SCHEMA` set in the shell would then beat `--store`. An application opened on a
+    store address overrides `construct_env` with this, so the address is the whole configuration.
+    """
+    merged: dict[str, str] = {}
+    for each in settings:
+        merged.update(each or {})
+    return Environment(name, merged)

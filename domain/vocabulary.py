@@ -50,6 +50,17 @@ class Reason(StrEnum):
     AUTO_ON_CHANGE = "AUTO_ON_CHANGE"
 
 
+class ProcessStatus(StrEnum):
+    """Where an instance stands in the process list."""
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    DROPPED = "dropped"
+    TERMINATED = "terminated"
+
+
 class ProcessEnd(StrEnum):
     """Why a process left the running set or the queue without running to completion."""
 
@@ -59,6 +70,31 @@ class ProcessEnd(StrEnum):
 CRM_CLASSIC = ("lead", "deal", "contact", "company")
 CRM_FACTORY = ("quote", "smart_invoice")
 STAGELESS_CRM = ("contact", "company")
+
+
+class Channel(StrEnum):
+    """How a change reached an element (the SPEC's channel table)."""
+
+    UI = "ui"
+    LEAD_CONVERSION = "lead_conversion"
+    RECURRING = "recurring"
+    ESHOP_SYNC = "eshop_sync"
+    REST_ITEM = "rest_item"
+    OPEN_LINE = "open_line"
+    EMAIL = "email"
+    CALL = "call"
+    WEB_FORM = "web_form"
+    REST = "rest"
+    IMPORT = "import"
+    BIZPROC = "bizproc"
+    ROBOT = "robot"
+    SYSTEM = "system"
+    ROBOT_CONVERSION = "robot_conversion"
+    TRIGGER_STAGE_CHANGE = "trigger_stage_change"
+    FEED = "feed"
+    IBLOCK_API = "iblock_api"
+    SYNC = "sync"
+
 
 # Bitrix delays these starts to the background and marks them to ignore the on-premise limit:
 # calls and web forms always, open lines only on change (an open-line add starts at once).

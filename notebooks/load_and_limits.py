@@ -25,6 +25,7 @@
 import os
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -155,11 +156,15 @@ assert all(laws_hold.values()), (laws_hold, held)
 # ## Answer
 
 # %%
+queued_1, refused_1 = int(held.loc[("queue", 1)]), int(held.loc[("reject", 1)])
+queued_2, queued_3 = int(held.loc[("queue", 2)]), int(held.loc[("queue", 3)])
+# describe()'s percentiles are floats; the stubs type a cell as any scalar.
+median_s, p90_s = cast(float, waits.loc[2, "50%"]), cast(float, waits.loc[2, "90%"])
 print(
-    f"Under bursts, a limit of 1 held back {held.loc[('queue', 1)]:,} starts (queued) on cloud "
-    f"and refused {held.loc[('reject', 1)]:,} on-premise; at the cloud default of 2, "
-    f"{held.loc[('queue', 2)]:,} queued, with a median wait of {waits.loc[2, '50%']:.0f} s "
-    f"(90% within {waits.loc[2, '90%']:.0f} s); a limit of 3 held back "
-    f"{held.loc[('queue', 3)]:,}. {int(dropped.sum())} queued starts were dropped with their "
+    f"Under bursts, a limit of 1 held back {queued_1:,} starts (queued) on cloud "
+    f"and refused {refused_1:,} on-premise; at the cloud default of 2, "
+    f"{queued_2:,} queued, with a median wait of {median_s:.0f} s "
+    f"(90% within {p90_s:.0f} s); a limit of 3 held back "
+    f"{queued_3:,}. {int(dropped.sum())} queued starts were dropped with their "
     f"deleted documents."
 )

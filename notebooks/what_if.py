@@ -28,6 +28,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.container import BarContainer
 
 from simulations.generate import generate
 from simulations.scenario import load
@@ -77,7 +78,8 @@ totals
 fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
 totals.plot.bar(ax=ax, color=["#2a9d5c", "#d1495b", "#e9a23b"], rot=0)
 for bars in ax.containers:
-    ax.bar_label(bars, fmt="{:,.0f}", fontsize=8)
+    if isinstance(bars, BarContainer):
+        ax.bar_label(bars, fmt="{:,.0f}", fontsize=8)
 ax.set_ylabel("processes (gained, lost) or decisions (outcome changed)")
 ax.set_title("Against the recorded month: processes gained, lost, and outcomes changed")
 ax.legend(title="compared with the recorded run")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from domain.application import AutostartApplication
 from domain.stores import StoreAddress, parse_store
-from domain.vocabulary import ALL_CHANNELS, Outcome, Reason, Trigger
+from domain.vocabulary import ALL_CHANNELS, Outcome, ProcessStatus, Reason, Trigger
 from projections.database import ReadDatabase
 from projections.queries import (
     DECISION_COLUMNS,
@@ -21,7 +21,7 @@ from projections.queries import (
 )
 from projections.runner import catch_up
 
-PROCESS_STATUSES = ("queued", "starting", "running", "completed", "dropped", "terminated")
+PROCESS_STATUSES = tuple(status.value for status in ProcessStatus)
 CATEGORIES: dict[str, list[str]] = {
     "trigger": [t.value for t in Trigger],
     "channel": sorted(ALL_CHANNELS),

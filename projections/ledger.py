@@ -7,13 +7,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, singledispatchmethod
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 from domain.elements import Element
 from domain.portal import Portal
 from domain.templates import Template
-from domain.vocabulary import element_name
+from domain.vocabulary import ProcessStatus, element_name
 from projections.database import ReadDatabase
 
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
@@ -37,17 +38,21 @@ def utc(at: datetime) -> str:
 _utc = lru_cache(maxsize=4096)(utc)
 
 
+# One row of a ledger table, by column name.
+Row = dict[str, Any]
+
+
 @dataclass
 class Page:
     """The rows one page of events adds; written in one transaction with the position."""
 
-    elements: list[tuple[Any, ...]] = field(default_factory=list)
-    changes: list[tuple[Any, ...]] = field(default_factory=list)
-    decisions: list[tuple[Any, ...]] = field(default_factory=list)
-    templates: list[tuple[Any, ...]] = field(default_factory=list)
-    settings: list[tuple[Any, ...]] = field(default_factory=list)
-    halts: list[tuple[Any, ...]] = field(default_factory=list)
-    new_processes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    elements: list[Row] = field(default_factory=list)
+    changes: list[Row] = field(default_factory=list)
+    decisions: list[Row] = field(default_factory=list)
+    templates: list[Row] = field(default_factory=list)
+    settings: list[Row] = field(default_factory=list)
+    halts: list[Row] = field(default_factory=list)
+    new_processes: dict[str, Row] = field(default_factory=dict)
     process_updates: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
     def update_process(self, process: str, **values: Any) -> None:
@@ -61,23 +66,27 @@ class Page:
         )
 
     def write(self, db: ReadDatabase) -> None:
-        db.executemany("INSERT INTO elements VALUES (?, ?, ?, ?)", self.elements)
-        db.executemany(
-            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.changes
-        )
-        db.executemany(
-            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self.decisions,
-        )
-        db.executemany("INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.templates)
-        db.executemany("INSERT INTO settings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.settings)
-        db.executemany("INSERT INTO halts VALUES (?, ?, ?, ?, ?, ?, ?)", self.halts)
-        db.executemany(
-            "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [tuple(row.values()) for row in self.new_processes.values()],
-        )
+        _insert(db, "elements", self.elements)
+        _insert(db, "changes", self.changes)
+        _insert(db, "decisions", self.decisions)
+        _insert(db, "templates", self.templates)
+        _insert(db, "settings", self.settings)
+        _insert(db, "halts", self.halts)
+        _insert(db, "processes", list(self.new_processes.values()))
         for statement, params in self.process_updates:
             db.execute(statement, params)
+
+
+def _insert(db: ReadDatabase, table: str, rows: list[Row]) -> None:
+    """Inserts rows by column name: every row of one table names the same columns."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    marks = ", ".join("?" * len(columns))
+    values = itemgetter(*columns)
+    db.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", [values(r) for r in rows]
+    )
 
 
 class AuditLedger:
@@ -108,12 +117,12 @@ class AuditLedger:
         """Events no read model needs (replay bookkeeping, portal opening) are ignored."""
 
     @fold.register
-    def _(self, event: Element.Created, position: int, page: Page) -> None:
+    def created(self, event: Element.Created, position: int, page: Page) -> None:
         self._new_element(page, event)
         self._change(page, position, event.name, 1, "create", event, event.fields)
 
     @fold.register
-    def _(self, event: Element.AddRefused, position: int, page: Page) -> None:
+    def add_refused(self, event: Element.AddRefused, position: int, page: Page) -> None:
         self._new_element(page, event)
         self._change(page, position, event.name, 1, REFUSED["add"], event, event.fields)
 
@@ -121,21 +130,26 @@ class AuditLedger:
         parsed = element_name(event.name)
         self._remember(event.originator_id, event.name)
         page.elements.append(
-            (event.originator_id.hex, event.name, parsed.document_type.name, parsed.id)
+            {
+                "stream": event.originator_id.hex,
+                "element": event.name,
+                "document_type": parsed.document_type.name,
+                "number": parsed.id,
+            }
         )
 
     @fold.register
-    def _(self, event: Element.Added, position: int, page: Page) -> None:
+    def added(self, event: Element.Added, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         self._change(page, position, name, event.revision, "create", event, event.fields)
 
     @fold.register
-    def _(self, event: Element.Changed, position: int, page: Page) -> None:
+    def changed(self, event: Element.Changed, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         self._change(page, position, name, event.revision, "update", event, event.changed)
 
     @fold.register
-    def _(self, event: Element.WriteRefused, position: int, page: Page) -> None:
+    def write_refused(self, event: Element.WriteRefused, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         op = REFUSED[event.trigger]
         self._change(page, position, name, event.revision, op, event, event.changed)
@@ -155,70 +169,70 @@ class AuditLedger:
         values: dict[str, Any],
     ) -> None:
         page.changes.append(
-            (
-                position,
-                name,
-                name.split(":", 1)[0],
-                revision,
-                op,
-                event.timestamp.isoformat(),
-                _utc(event.timestamp),
-                event.line,
-                event.depth,
-                event.channel,
-                event.actor,
-                _json(values),
-                _json(event.parameters),
-                event.cause,
-            )
+            {
+                "id": position,
+                "element": name,
+                "document_type": name.split(":", 1)[0],
+                "revision": revision,
+                "op": op,
+                "at": event.timestamp.isoformat(),
+                "at_utc": _utc(event.timestamp),
+                "line": event.line,
+                "depth": event.depth,
+                "channel": event.channel,
+                "actor": event.actor,
+                "fields": _json(values),
+                "parameters": _json(event.parameters),
+                "cause": event.cause,
+            }
         )
 
     @fold.register
-    def _(self, event: Element.Deleted, position: int, page: Page) -> None:
+    def deleted(self, event: Element.Deleted, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         page.changes.append(
-            (
-                position,
-                name,
-                name.split(":", 1)[0],
-                event.revision,
-                "delete",
-                event.timestamp.isoformat(),
-                _utc(event.timestamp),
-                event.line,
-                0,
-                None,
-                event.actor,
-                "{}",
-                "{}",
-                None,
-            )
+            {
+                "id": position,
+                "element": name,
+                "document_type": name.split(":", 1)[0],
+                "revision": event.revision,
+                "op": "delete",
+                "at": event.timestamp.isoformat(),
+                "at_utc": _utc(event.timestamp),
+                "line": event.line,
+                "depth": 0,
+                "channel": None,
+                "actor": event.actor,
+                "fields": "{}",
+                "parameters": "{}",
+                "cause": None,
+            }
         )
 
     @fold.register
-    def _(self, event: Element.Decided, position: int, page: Page) -> None:
+    def decided(self, event: Element.Decided, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         document_type = name.split(":", 1)[0]
         at = event.timestamp.isoformat()
         page.decisions.append(
-            (
-                position,
-                event.line,
-                event.depth,
-                at,
-                _utc(event.timestamp),
-                name,
-                document_type,
-                event.revision,
-                event.trigger,
-                event.channel,
-                event.template,
-                event.template_version,
-                event.outcome,
-                event.reason,
-                event.process,
-                _json(event.checks),
-            )
+            {
+                "id": position,
+                "line": event.line,
+                "depth": event.depth,
+                "at": at,
+                "at_utc": _utc(event.timestamp),
+                "element": name,
+                "document_type": document_type,
+                "revision": event.revision,
+                "trigger": event.trigger,
+                "channel": event.channel,
+                "template": event.template,
+                "template_version": event.template_version,
+                "outcome": event.outcome,
+                "reason": event.reason,
+                "process": event.process,
+                "checks": _json(event.checks),
+            }
         )
         if event.process is not None:
             queued = event.outcome == "queued"
@@ -231,7 +245,7 @@ class AuditLedger:
                 "line": event.line,
                 "depth": event.depth,
                 "decision": position,
-                "status": "queued" if queued else "starting",
+                "status": (ProcessStatus.QUEUED if queued else ProcessStatus.STARTING).value,
                 "queued_at": at if queued else None,
                 "started_at": None,
                 "ends_at": None,
@@ -243,110 +257,116 @@ class AuditLedger:
             }
 
     @fold.register
-    def _(self, event: Element.ProcessStarted, position: int, page: Page) -> None:
+    def process_started(self, event: Element.ProcessStarted, position: int, page: Page) -> None:
         page.update_process(
             event.process,
-            status="running",
+            status=ProcessStatus.RUNNING.value,
             started_id=position,
             started_at=event.timestamp.isoformat(),
             ends_at=event.ends_at.isoformat(),
         )
 
     @fold.register
-    def _(self, event: Element.ProcessCompleted, position: int, page: Page) -> None:
+    def process_completed(self, event: Element.ProcessCompleted, position: int, page: Page) -> None:
         page.update_process(
             event.process,
-            status="completed",
+            status=ProcessStatus.COMPLETED.value,
             ended_at=event.timestamp.isoformat(),
             ended_id=position,
         )
 
     @fold.register
-    def _(self, event: Element.ProcessDropped, position: int, page: Page) -> None:
+    def process_dropped(self, event: Element.ProcessDropped, position: int, page: Page) -> None:
         page.update_process(
             event.process,
-            status="dropped",
-            ended_at=event.timestamp.isoformat(),
-            ended_id=position,
-            end_reason=event.reason,
-        )
-
-    @fold.register
-    def _(self, event: Element.ProcessTerminated, position: int, page: Page) -> None:
-        page.update_process(
-            event.process,
-            status="terminated",
+            status=ProcessStatus.DROPPED.value,
             ended_at=event.timestamp.isoformat(),
             ended_id=position,
             end_reason=event.reason,
         )
 
     @fold.register
-    def _(self, event: Element.CascadeHalted, position: int, page: Page) -> None:
+    def process_terminated(
+        self, event: Element.ProcessTerminated, position: int, page: Page
+    ) -> None:
+        page.update_process(
+            event.process,
+            status=ProcessStatus.TERMINATED.value,
+            ended_at=event.timestamp.isoformat(),
+            ended_id=position,
+            end_reason=event.reason,
+        )
+
+    @fold.register
+    def cascade_halted(self, event: Element.CascadeHalted, position: int, page: Page) -> None:
         name = self.element(event.originator_id)
         page.halts.append(
-            (
-                position,
-                name,
-                event.timestamp.isoformat(),
-                _utc(event.timestamp),
-                event.line,
-                event.depth,
-                _json(event.chain),
-            )
+            {
+                "id": position,
+                "element": name,
+                "at": event.timestamp.isoformat(),
+                "at_utc": _utc(event.timestamp),
+                "line": event.line,
+                "depth": event.depth,
+                "chain": _json(event.chain),
+            }
         )
 
     @fold.register
-    def _(self, event: Template.Registered, position: int, page: Page) -> None:
+    def template_registered(self, event: Template.Registered, position: int, page: Page) -> None:
         self._template(page, position, event.config, sorted(event.config))
 
     @fold.register
-    def _(self, event: Template.Reconfigured, position: int, page: Page) -> None:
+    def template_reconfigured(
+        self, event: Template.Reconfigured, position: int, page: Page
+    ) -> None:
         self._template(page, position, event.config, event.changes)
 
     def _template(
         self, page: Page, position: int, config: dict[str, Any], changes: list[str]
     ) -> None:
         page.templates.append(
-            (
-                config["template"],
-                config["version"],
-                position,
-                config["document_type"],
-                _json(config),
-                _json(changes),
-                config["changed_by"],
-                config["changed_at"],
-            )
+            {
+                "template": config["template"],
+                "version": config["version"],
+                "id": position,
+                "document_type": config["document_type"],
+                "config": _json(config),
+                "changes": _json(changes),
+                "changed_by": config["changed_by"],
+                "changed_at": config["changed_at"],
+            }
         )
 
     @fold.register
-    def _(self, event: Portal.SettingsChanged, position: int, page: Page) -> None:
+    def settings_changed(self, event: Portal.SettingsChanged, position: int, page: Page) -> None:
         page.settings.append(
-            (
-                position,
-                "portal",
-                event.timestamp.isoformat(),
-                event.line,
-                event.actor,
-                None,
-                _json(event.changes),
-                _json(event.settings),
-            )
+            {
+                "id": position,
+                "kind": "portal",
+                "at": event.timestamp.isoformat(),
+                "line": event.line,
+                "actor": event.actor,
+                "subject": None,
+                "changes": _json(event.changes),
+                "settings": _json(event.settings),
+            }
         )
 
     @fold.register
-    def _(self, event: Portal.ContainerConfigured, position: int, page: Page) -> None:
+    def container_configured(
+        self, event: Portal.ContainerConfigured, position: int, page: Page
+    ) -> None:
         changes = {"bizproc_enabled": event.bizproc_enabled}
         page.settings.append(
-            (
-                position,
-                "container",
-                event.timestamp.isoformat(),
-                event.line,
-                event.actor,
-                event.document_type,
-                _json(changes),
-                _json(changes),
-            )
+            {
+                "id": position,
+                "kind": "container",
+                "at": event.timestamp.isoformat(),
+                "line": event.line,
+                "actor": event.actor,
+                "subject": event.document_type,
+                "changes": _json(changes),
+                "settings": _json(changes),
+            }
         )

@@ -10,35 +10,39 @@ from typing import Any
 from projections.database import ReadDatabase
 from projections.ledger import utc
 
-DECISION_COLUMNS = (
-    "line",
-    "depth",
-    "at",
-    "element",
-    "document_type",
-    "trigger",
-    "channel",
-    "template",
-    "template_version",
-    "outcome",
-    "reason",
-    "process",
-)
-PROCESS_COLUMNS = (
-    "process",
-    "element",
-    "document_type",
-    "template",
-    "template_version",
-    "line",
-    "depth",
-    "status",
-    "queued_at",
-    "started_at",
-    "ends_at",
-    "ended_at",
-    "end_reason",
-)
+# Each export's columns and their types, declared once: JSON Lines and CSV write these columns in
+# this order, Parquet takes its schema from them (never inferred from the rows it happens to see).
+DECISION_SCHEMA: dict[str, type[int] | type[str]] = {
+    "line": int,
+    "depth": int,
+    "at": str,
+    "element": str,
+    "document_type": str,
+    "trigger": str,
+    "channel": str,
+    "template": int,
+    "template_version": int,
+    "outcome": str,
+    "reason": str,
+    "process": str,
+}
+PROCESS_SCHEMA: dict[str, type[int] | type[str]] = {
+    "process": str,
+    "element": str,
+    "document_type": str,
+    "template": int,
+    "template_version": int,
+    "line": int,
+    "depth": int,
+    "status": str,
+    "queued_at": str,
+    "started_at": str,
+    "ends_at": str,
+    "ended_at": str,
+    "end_reason": str,
+}
+DECISION_COLUMNS = tuple(DECISION_SCHEMA)
+PROCESS_COLUMNS = tuple(PROCESS_SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)

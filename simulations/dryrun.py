@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.application import AutostartApplication, Workspace
+from domain.decisions import Decision
 from domain.errors import TrafficError
-from domain.starter import Decision, Starter
+from domain.starter import Starter
 from projections.explain import explain_checks
 from projections.locks import StoreBusyError, reading
 from simulations.replay import apply_command

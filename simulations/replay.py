@@ -15,14 +15,25 @@ from typing import IO, Any
 from eventsourcing.persistence import PersistenceError
 
 from domain.application import AutostartApplication, Workspace
+from domain.decisions import Decision
 from domain.errors import TrafficError
 from domain.journal import journal
 from domain.simulation import Simulation
-from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Decision, Starter
+from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Starter
 from domain.stores import StoreAddress
 from projections.database import connect_postgres
 from projections.locks import writing
-from simulations.traffic import BadLineError, Command, parse_line
+from simulations.commands import (
+    ChangePortal,
+    Command,
+    ConfigureContainer,
+    ConfigureTemplate,
+    CreateElement,
+    DeleteElement,
+    ImportElements,
+    UpdateElement,
+)
+from simulations.traffic import BadLineError, parse_line
 
 BATCH_LINES = 2000
 # Simulation events between snapshots: loading it reads at most this many, however many replays.
@@ -218,42 +229,38 @@ def _apply(
 
 def apply_command(starter: Starter, command: Command) -> None:
     """Applies one checked traffic line to the starter; raises TrafficError when refused."""
-    data, line, actor = command.data, command.line, command.actor
+    line, actor = command.line, command.actor
     if command.at is not None:
         starter.tick(command.at)
-    op = command.op
-    if op == "portal":
-        starter.change_portal(data, actor=actor, line=line)
-    elif op == "container":
-        starter.configure_container(
-            data["document_type"], data["bizproc_enabled"], actor=actor, line=line
-        )
-    elif op == "template":
-        starter.configure_template(
-            data["template"], {k: v for k, v in data.items() if k != "template"}, actor=actor
-        )
-    elif op == "create":
-        starter.create(
-            data["element"],
-            channel=data["channel"],
-            line=line,
-            actor=actor,
-            fields=data.get("fields"),
-            parameters=data.get("parameters"),
-        )
-    elif op == "update":
-        starter.update(
-            data["element"],
-            channel=data["channel"],
-            changed=data["changed"],
-            line=line,
-            actor=actor,
-            parameters=data.get("parameters"),
-        )
-    elif op == "import":
-        starter.import_batch(data["document_type"], data["elements"], line=line, actor=actor)
-    else:
-        starter.delete(data["element"], line=line, actor=actor)
+    match command:
+        case ChangePortal(changes=changes):
+            starter.change_portal(changes, actor=actor, line=line)
+        case ConfigureContainer(document_type=doc_type, bizproc_enabled=enabled):
+            starter.configure_container(doc_type, enabled, actor=actor, line=line)
+        case ConfigureTemplate(template=template, config=config):
+            starter.configure_template(template, config, actor=actor)
+        case CreateElement():
+            starter.create(
+                command.element,
+                channel=command.channel,
+                line=line,
+                actor=actor,
+                fields=command.fields,
+                parameters=command.parameters,
+            )
+        case UpdateElement():
+            starter.update(
+                command.element,
+                channel=command.channel,
+                changed=command.changed,
+                line=line,
+                actor=actor,
+                parameters=command.parameters,
+            )
+        case ImportElements(document_type=doc_type, elements=elements):
+            starter.import_batch(doc_type, elements, line=line, actor=actor)
+        case DeleteElement(element=element):
+            starter.delete(element, line=line, actor=actor)
 
 
 def read_lines(path: str) -> Iterable[str]:

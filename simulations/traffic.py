@@ -7,7 +7,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from domain.vocabulary import (
     element_name,
     is_document_type,
 )
+from simulations.commands import Command, Line, make_command
 
 # The SPEC's integer ranges (README, "Ranges"): every one fits a signed 64-bit SQLite integer,
 # and those kept in PostgreSQL INTEGER columns (template ids, lines) fit 32 bits.
@@ -82,17 +82,6 @@ class BadLineError(Exception):
     def wrap(cls, line: int, error: TrafficError) -> BadLineError:
         got = "" if error.got is None else f", got {_show(error.got)}"
         return cls(line, error.field, error.expected, got)
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One traffic line: its op, time, actor, and the op's own fields (checked)."""
-
-    line: int
-    op: str
-    at: datetime | None
-    actor: str | None
-    data: dict[str, Any]
 
 
 def _show(value: object) -> str:
@@ -443,4 +432,4 @@ def _command(raw: dict[str, Any], number: int) -> Command:
         _string(actor, "actor")
     data = {k: v for k, v in raw.items() if k not in _COMMON}
     _CHECKS[op](data)
-    return Command(number, op, at, actor, data)
+    return make_command(op, Line(number, at, actor), data)

@@ -19,7 +19,7 @@ from portal.observations import PortalAudit
 from portal.verdicts import VERDICTS
 from projections.database import ReadDatabase
 from projections.explain import Query, UnknownElementError, explain, nearest
-from projections.queries import DECISION_COLUMNS, decision_rows
+from projections.queries import DECISION_COLUMNS, DECISION_SCHEMA, decision_rows
 from projections.runner import catch_up
 from simulations.cli.common import UsageError, require_extra
 from simulations.cli.export import write_rows
@@ -326,7 +326,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         }
     )
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        write_rows(decision_rows(_db(request), filters), DECISION_COLUMNS, fmt, spool)
+        write_rows(decision_rows(_db(request), filters), DECISION_SCHEMA, fmt, spool)
         spool.seek(0)
         await response.prepare(request)
         while chunk := spool.read(256 * 1024):

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,8 +24,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.utils import Environment
 
-from domain.stores import StoreAddress
+from domain.stores import StoreAddress, store_environment
 from portal.collector.deliveries import CollectedDelivery, observation
 from portal.collector.payload import Delivery
 
@@ -58,6 +59,10 @@ class CollectorApplication(Application[UUID]):
             # The library names PostgreSQL tables after the application, SQLite ones not.
             env["APPLICATION_RECORDER_TOPIC"] = f"{__name__}:CollectorSQLiteRecorder"
         super().__init__(env)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        # The store's address beats the shell's COLLECTOR_*, SQLITE_*, POSTGRES_* variables.
+        return store_environment(name, type(self).env, env)
 
     def record(
         self,

@@ -10,10 +10,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any
 
-from domain.vocabulary import ALL_CHANNELS, Outcome, Reason, element_name, is_document_type
+from domain.vocabulary import (
+    ALL_CHANNELS,
+    Outcome,
+    ProcessStatus,
+    Reason,
+    element_name,
+    is_document_type,
+)
 from projections.queries import (
-    DECISION_COLUMNS,
-    PROCESS_COLUMNS,
+    DECISION_SCHEMA,
+    PROCESS_SCHEMA,
     Filters,
     decision_rows,
     process_rows,
@@ -33,7 +40,7 @@ from simulations.cli.common import (
 CHUNK = 10_000
 
 
-PROCESS_STATUSES = ("queued", "starting", "running", "completed", "dropped", "terminated")
+PROCESS_STATUSES = tuple(status.value for status in ProcessStatus)
 PROCESS_OUTCOMES = ("started", "queued")
 
 
@@ -104,27 +111,16 @@ def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def write_rows(
-    rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str, out: IO[bytes]
+    rows: Iterable[dict[str, Any]],
+    schema: dict[str, type[int] | type[str]],
+    fmt: str,
+    out: IO[bytes],
 ) -> int:
-    """Streams rows out chunk by chunk; returns how many were written."""
-    count = 0
+    """Streams rows out chunk by chunk in the declared columns; returns how many were written."""
+    columns = tuple(schema)
     if fmt == "parquet":
-        import pyarrow as pa  # noqa: PLC0415 - heavy, and only Parquet needs it
-        import pyarrow.parquet as pq  # noqa: PLC0415
-
-        writer: Any = None
-        for chunk in _chunks(rows):
-            table = pa.Table.from_pylist(chunk).select(list(columns))
-            if writer is None:
-                writer = pq.ParquetWriter(out, table.schema)
-            writer.write_table(table)
-            count += len(chunk)
-        if writer is None:
-            empty = {c: pa.array([], pa.string()) for c in columns}
-            pq.write_table(pa.table(empty), out)
-        else:
-            writer.close()
-        return count
+        return _write_parquet(rows, schema, out)
+    count = 0
     text = _TextOut(out)
     if fmt == "csv":
         writer_csv = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
@@ -137,6 +133,24 @@ def write_rows(
             text.write(json.dumps({c: row[c] for c in columns}) + "\n")
             count += 1
     text.flush()
+    return count
+
+
+def _write_parquet(
+    rows: Iterable[dict[str, Any]], schema: dict[str, type[int] | type[str]], out: IO[bytes]
+) -> int:
+    import pyarrow as pa  # noqa: PLC0415 - heavy, and only Parquet needs it
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    # One schema for the whole file: a column null in a first chunk is still a string column.
+    declared = pa.schema(
+        [(name, pa.int64() if kind is int else pa.string()) for name, kind in schema.items()]
+    )
+    count = 0
+    with pq.ParquetWriter(out, declared) as writer:
+        for chunk in _chunks(rows):
+            writer.write_table(pa.Table.from_pylist(chunk, schema=declared))
+            count += len(chunk)
     return count
 
 
@@ -161,17 +175,16 @@ def _export(args: argparse.Namespace, kind: str) -> int:
         raise UsageError("Parquet is binary: give --out FILE or redirect stdout")
     filters = _filters(args, kind)
     db = read_models(store)
-    columns: tuple[str, ...]
     try:
         if kind == "decisions":
-            rows, columns = decision_rows(db, filters), DECISION_COLUMNS
+            rows, schema = decision_rows(db, filters), DECISION_SCHEMA
         else:
-            rows, columns = process_rows(db, filters), PROCESS_COLUMNS
+            rows, schema = process_rows(db, filters), PROCESS_SCHEMA
         if args.out == "-":
-            count = write_rows(rows, columns, args.format, sys.stdout.buffer)
+            count = write_rows(rows, schema, args.format, sys.stdout.buffer)
         else:
             with output_file(args.out, "wb") as handle:
-                count = write_rows(rows, columns, args.format, handle)
+                count = write_rows(rows, schema, args.format, handle)
     finally:
         db.close()
     say(f"{count} {kind} written")
