@@ -9,7 +9,7 @@ Reasons no configuration lifts say so, with what the user could do instead and t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -27,9 +27,10 @@ MAX_SUGGESTIONS = 3  # per decision
 RESET_BY_EDITION = ("limit_simultaneous_processes", "limit_policy")
 
 LOOP_WARNING = (
-    "a template of this document type changes its own element on change: with "
-    "start_bp_within_bp on it starts itself again, a loop Bitrix stops only by blocking the "
-    "portal (the model stops it at depth 20)"
+    "with start_bp_within_bp on, changes made by processes start processes: {templates} "
+    "CRM documents, so a template that changes its own element loops and "
+    "one that creates elements cascades, which Bitrix stops only by blocking the portal (the "
+    "model stops a cascade at depth 20); replay it with --fix first"
 )
 
 # What the user can do where no configuration starts the process; the SPEC's rule is the source.
@@ -307,7 +308,8 @@ def suggest(moment: Moment, earlier: list[Moment]) -> list[tuple[Setting, ...]]:
             keys = [s.key for s in chosen]
             if len(set(keys)) < len(keys):
                 continue  # whatif takes one value per key
-            if any(set(kept) <= set(chosen) for kept in found):
+            texts = {s.text for s in chosen}
+            if any({s.text for s in kept} <= texts for kept in found):
                 continue
             if proven(moment, earlier, chosen):
                 found.append(chosen)
@@ -389,6 +391,16 @@ class StoreConfigurations:
             (element,),
         )
         self.moments: dict[int, Moment | None] = {}
+        # CRM templates whose processes change documents: start_bp_within_bp sets them going.
+        self.acting = sorted(
+            {
+                row["template"]
+                for row in db.query(
+                    "SELECT template, config FROM templates WHERE document_type LIKE 'crm.%'"
+                )
+                if json.loads(row["config"])["actions"]
+            }
+        )
 
     def moment(self, row: dict[str, Any]) -> Moment | None:
         """The decision as `decide` saw it; None when an earlier model's rule decided it."""
@@ -444,7 +456,7 @@ class StoreConfigurations:
             for rule, _ in json.loads(self.decisions[index]["checks"])
             if RULES[rule].reason is not None
         ]
-        loops = _changes_itself(moment.configuration.templates.values())
+        loops = self.acting
         return {
             "decision_id": self.decisions[index]["id"],
             "suggestions": [_suggestion(chosen, moment, loops) for chosen in found],
@@ -453,22 +465,25 @@ class StoreConfigurations:
         }
 
 
-def _suggestion(chosen: tuple[Setting, ...], moment: Moment, loops: bool) -> dict[str, Any]:
-    outcome, reason, _ = decide_under(moment, chosen)
-    within = any(s.key == "portal.start_bp_within_bp" for s in chosen)
+def _suggestion(chosen: tuple[Setting, ...], moment: Moment, loops: list[int]) -> dict[str, Any]:
+    outcome, reason, situation = decide_under(moment, chosen)
+    # Within-bp on then (set by the suggestion or by the portal already): processes' changes
+    # start processes, and a suggestion that starts more of them grows the cascades.
+    within = situation.settings.start_bp_within_bp
     return {
         "set": [s.text for s in chosen],
         "says": [s.says for s in chosen],
         "outcome": outcome.value,
         "reason": reason,
-        "warning": LOOP_WARNING if within and loops else None,
+        "warning": _loop_warning(loops) if within and loops else None,
     }
 
 
-def _changes_itself(templates: Any) -> bool:
-    return any(
-        t.auto_execute & AutoExecute.EDIT and any("update" in a for a in t.actions)
-        for t in templates
+def _loop_warning(templates: list[int]) -> str:
+    named = ", ".join(str(t) for t in templates)
+    verb = "change or create" if len(templates) > 1 else "changes or creates"
+    return LOOP_WARNING.format(
+        templates=f"template{'s' if len(templates) > 1 else ''} {named} {verb}"
     )
 
 
@@ -520,3 +535,31 @@ __all__ = [
     "settings_under",
     "suggest",
 ]
+
+
+def fixes_text(fixes: dict[str, Any] | None) -> str | None:
+    """One cell's worth: each suggestion's `--set`s, `|` between them; None when it started."""
+    if fixes is None:
+        return None
+    if fixes["suggestions"]:
+        return " | ".join(
+            " ".join(f"--set {s}" for s in suggestion["set"]) for suggestion in fixes["suggestions"]
+        )
+    unliftable = fixes["no_configuration"]
+    if unliftable:
+        return f"no configuration starts it ({unliftable['reason']})"
+    return "no suggestion (an earlier model's rule decided it)" if fixes["retired"] else ""
+
+
+def fixes_column(db: ReadDatabase, where: str, params: Sequence[Any]) -> list[str | None]:
+    """`fixes_text` for each decision the filter selects, in the order made."""
+    elements: dict[str, StoreConfigurations] = {}
+    column = []
+    for row in db.query(
+        f"SELECT element, revision, template FROM decisions{where} ORDER BY id", params
+    ):
+        element = row["element"]
+        if element not in elements:
+            elements[element] = StoreConfigurations(db, element)
+        column.append(fixes_text(elements[element].fixes(row["revision"], row["template"])))
+    return column

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from domain.starter import MAX_CASCADE_DEPTH
 from projections.suggestions import numbered
 from simulations.overrides import ChangedTraffic, Override, parse_setting
 from simulations.replay import open_store, replay
@@ -57,11 +58,15 @@ def target_of(recorded_line: list[Decision], decision: Decision) -> Target:
 
 
 def replayed(
-    traffic: Iterable[str], overrides: Sequence[Override], target: Target
+    traffic: Iterable[str],
+    overrides: Sequence[Override],
+    target: Target,
+    max_depth: int = MAX_CASCADE_DEPTH,
 ) -> Decision | None:
     """The decision paired with `target` when `traffic` is replayed with `overrides` forced.
 
-    None when that replay makes no such decision (a cascade that no longer happens).
+    None when that replay makes no such decision (a cascade that no longer happens, or one
+    halted before it).
     """
     changed = ChangedTraffic(overrides)
     found: list[Decision] = []
@@ -79,7 +84,7 @@ def replayed(
 
     app = open_store(parse_store("memory:"))
     try:
-        replay(app, changed.lines(traffic), deliver, source="why:fix")
+        replay(app, changed.lines(traffic), deliver, source="why:fix", max_depth=max_depth)
     finally:
         app.close()
     return _keyed(found).get(target.key)
