@@ -9,8 +9,9 @@ Reasons no configuration lifts say so, with what the user could do instead and t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 from typing import Any
 
@@ -295,11 +296,15 @@ def _disk_parameters(config: TemplateConfig, change: Change) -> Setting:
     return Setting(key, [], f"template {config.template} without parameters")
 
 
-def suggest(moment: Moment, earlier: list[Moment]) -> list[tuple[Setting, ...]]:
+MovedAt = Callable[[tuple[Setting, ...]], int]
+
+
+def suggest(moment: Moment, index: int, moved_at: MovedAt) -> list[tuple[Setting, ...]]:
     """The smallest sets of settings under which the decision starts, one setting before two.
 
-    A set is kept only if it is proven (`proven`), and only if no smaller kept set is part of
-    it.
+    `index` is the decision's place among the element's decisions, `moved_at(chosen)` the
+    place of the first of them whose outcome `chosen` changes. A set is kept only if it is
+    proven (`proven`), and only if no smaller kept set is part of it.
     """
     pool = candidates(moment)
     found: list[tuple[Setting, ...]] = []
@@ -311,19 +316,23 @@ def suggest(moment: Moment, earlier: list[Moment]) -> list[tuple[Setting, ...]]:
             texts = {s.text for s in chosen}
             if any({s.text for s in kept} <= texts for kept in found):
                 continue
-            if proven(moment, earlier, chosen):
+            if proven(moment, chosen, partial(_unmoved, moved_at, chosen, index)):
                 found.append(chosen)
         if len(found) >= MAX_SUGGESTIONS:
             break
     return found[:MAX_SUGGESTIONS]
 
 
-def proven(moment: Moment, earlier: list[Moment], chosen: tuple[Setting, ...]) -> bool:
+def _unmoved(moved_at: MovedAt, chosen: tuple[Setting, ...], index: int) -> bool:
+    return moved_at(chosen) >= index
+
+
+def proven(moment: Moment, chosen: tuple[Setting, ...], unmoved: Callable[[], bool]) -> bool:
     """The decision starts under `chosen`, and nothing before it on the element moves.
 
     The recorded count of running instances holds only while every earlier decision on the
-    same element (earlier changes, lower template ids of the same round) keeps its outcome, so
-    where the limit is in play each of them is decided again too.
+    same element (earlier changes, lower template ids of the same round) keeps its outcome,
+    so where the limit is in play `unmoved()` must say none of them changes.
     """
     outcome, _, situation = decide_under(moment, chosen)
     if outcome is not Outcome.STARTED:
@@ -332,7 +341,7 @@ def proven(moment: Moment, earlier: list[Moment], chosen: tuple[Setting, ...]) -
     bypassed = settings.edition == "on_premise" and moment.change.is_background
     if settings.limit == 0 or bypassed:
         return True
-    return all(decide_under(other, chosen)[0].value == other.outcome for other in earlier)
+    return unmoved()
 
 
 def no_configuration(failing: list[str]) -> dict[str, Any] | None:
@@ -391,12 +400,13 @@ class StoreConfigurations:
             (element,),
         )
         self.moments: dict[int, Moment | None] = {}
+        self.moved: dict[tuple[str, ...], int] = {}
         # CRM templates whose processes change documents: start_bp_within_bp sets them going.
         self.acting = sorted(
             {
                 row["template"]
                 for row in db.query(
-                    "SELECT template, config FROM templates WHERE document_type LIKE 'crm.%'"
+                    "SELECT template, config FROM templates WHERE document_type LIKE ?", ("crm.%",)
                 )
                 if json.loads(row["config"])["actions"]
             }
@@ -429,6 +439,21 @@ class StoreConfigurations:
         self.moments[row["id"]] = moment
         return moment
 
+    def moved_at(self, chosen: tuple[Setting, ...]) -> int:
+        """The place of the element's first decision whose outcome `chosen` changes."""
+        key = tuple(sorted(s.text for s in chosen))
+        if key not in self.moved:
+            self.moved[key] = next(
+                (
+                    i
+                    for i, row in enumerate(self.decisions)
+                    if (m := self.moment(row)) is not None
+                    and decide_under(m, chosen)[0].value != m.outcome
+                ),
+                len(self.decisions),
+            )
+        return self.moved[key]
+
     def fixes(self, revision: int, template: int) -> dict[str, Any] | None:
         """Suggestions and the unliftable reason for one decision; None when it started."""
         index = next(
@@ -449,8 +474,7 @@ class StoreConfigurations:
                 "no_configuration": None,
                 "retired": True,
             }
-        earlier = [m for row in self.decisions[:index] if (m := self.moment(row)) is not None]
-        found = suggest(moment, earlier)
+        found = suggest(moment, index, self.moved_at)
         failing = [
             rule
             for rule, _ in json.loads(self.decisions[index]["checks"])
