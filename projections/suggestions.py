@@ -144,7 +144,8 @@ def decide_under(moment: Moment, settings: tuple[Setting, ...]) -> tuple[Outcome
         if scope == "portal":
             portal[rest] = setting.value
         elif scope == "container":
-            container = bool(setting.value)
+            if rest.rpartition(".")[0] == moment.change.document_type.name:
+                container = bool(setting.value)
         else:
             number, _, field = rest.partition(".")
             if int(number) in templates:
@@ -297,14 +298,18 @@ def _disk_parameters(config: TemplateConfig, change: Change) -> Setting:
 
 
 MovedAt = Callable[[tuple[Setting, ...]], int]
+Keeps = Callable[[tuple[Setting, ...]], bool]
 
 
-def suggest(moment: Moment, index: int, moved_at: MovedAt) -> list[tuple[Setting, ...]]:
+def suggest(
+    moment: Moment, index: int, moved_at: MovedAt, keeps: Keeps = lambda _: True
+) -> list[tuple[Setting, ...]]:
     """The smallest sets of settings under which the decision starts, one setting before two.
 
     `index` is the decision's place among the element's decisions, `moved_at(chosen)` the
     place of the first of them whose outcome `chosen` changes. A set is kept only if it is
-    proven (`proven`), and only if no smaller kept set is part of it.
+    proven (`proven`) and `keeps` it (the decisions whose processes made the change still
+    decide as they did), and only if no smaller kept set is part of it.
     """
     pool = candidates(moment)
     found: list[tuple[Setting, ...]] = []
@@ -316,11 +321,15 @@ def suggest(moment: Moment, index: int, moved_at: MovedAt) -> list[tuple[Setting
             texts = {s.text for s in chosen}
             if any({s.text for s in kept} <= texts for kept in found):
                 continue
-            if proven(moment, chosen, partial(_unmoved, moved_at, chosen, index)):
+            if keeps(chosen) and proven(moment, chosen, partial(_unmoved, moved_at, chosen, index)):
                 found.append(chosen)
         if len(found) >= MAX_SUGGESTIONS:
             break
     return found[:MAX_SUGGESTIONS]
+
+
+def _keeps(causes: list[Moment], chosen: tuple[Setting, ...]) -> bool:
+    return all(decide_under(cause, chosen)[0].value == cause.outcome for cause in causes)
 
 
 def _unmoved(moved_at: MovedAt, chosen: tuple[Setting, ...], index: int) -> bool:
@@ -363,6 +372,7 @@ class StoreConfigurations:
     """The configuration each decision of one element was made against, read from the store."""
 
     def __init__(self, db: ReadDatabase, element: str) -> None:
+        self.db = db
         self.element = element
         self.document_type = document_type(element.rpartition(":")[0])
         self.portal = [
@@ -389,7 +399,7 @@ class StoreConfigurations:
         self.changes = {
             row["revision"]: row
             for row in db.query(
-                "SELECT revision, op, channel, fields, parameters FROM changes "
+                "SELECT revision, op, channel, fields, parameters, cause FROM changes "
                 "WHERE element = ? AND op <> 'delete'",
                 (element,),
             )
@@ -439,6 +449,26 @@ class StoreConfigurations:
         self.moments[row["id"]] = moment
         return moment
 
+    def causes(self, revision: int) -> list[Moment]:
+        """The decisions whose processes made this change, its parent's first, up the chain."""
+        found: list[Moment] = []
+        cause = self.changes[revision]["cause"]
+        while cause:
+            process = self.db.query("SELECT decision FROM processes WHERE process = ?", (cause,))
+            if not process:
+                break
+            (row,) = self.db.query(
+                "SELECT id, element, revision, template, outcome, checks FROM decisions "
+                "WHERE id = ?",
+                (process[0]["decision"],),
+            )
+            other = StoreConfigurations(self.db, row["element"])
+            moment = other.moment(row)
+            if moment is not None:
+                found.append(moment)
+            cause = other.changes[row["revision"]]["cause"]
+        return found
+
     def moved_at(self, chosen: tuple[Setting, ...]) -> int:
         """The place of the element's first decision whose outcome `chosen` changes."""
         key = tuple(sorted(s.text for s in chosen))
@@ -474,7 +504,8 @@ class StoreConfigurations:
                 "no_configuration": None,
                 "retired": True,
             }
-        found = suggest(moment, index, self.moved_at)
+        causes = self.causes(self.decisions[index]["revision"])
+        found = suggest(moment, index, self.moved_at, partial(_keeps, causes))
         failing = [
             rule
             for rule, _ in json.loads(self.decisions[index]["checks"])

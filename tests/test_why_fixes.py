@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from auditing import audit, verdict
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from replaying import as_lines, at, autostart, replay_into
 from test_why import TRAFFIC
 
@@ -192,8 +192,20 @@ def test_fix_with_an_unknown_number_says_which_ones_exist(
     assert "no such suggestion (shown: 1 to" in capsys.readouterr().err
 
 
+# Found by this property: removing template 2's parameters would have started its process-made
+# file's decision, but also stopped the upload's start that made that file.
+CASCADE_PARENT = [
+    {"op": "template", "template": 1, "document_type": "disk.storage_1", "auto_execute": 3},
+    {"op": "template", "template": 2, "document_type": "disk.storage_1", "auto_execute": 3,
+     "parameters": [{"name": "Amount"}], "actions": [{"create": "disk.storage_1"}]},
+    {"op": "create", "at": at(0), "element": "disk.storage_1:1000000", "channel": "ui",
+     "parameters": {"Amount": "100"}},
+]  # fmt: skip
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=traffic(max_lines=12))
+@example(lines=CASCADE_PARENT)
 def test_every_suggestion_applied_starts_the_decision_it_was_made_for(
     lines: list[dict[str, Any]],
 ) -> None:
