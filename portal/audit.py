@@ -27,10 +27,11 @@ from portal.fields import offset
 from portal.observations import ElementAudit, Observation, PortalAudit
 from portal.records import template_row
 from portal.snapshot import Manifest, read_manifest
-from portal.verdicts import VERDICTS, Findings, judge
+from portal.verdicts import EXCLUDED, VERDICTS, Findings, Verdict, judge
 from projections.database import ReadDatabase
 from projections.locks import writing
 from projections.runner import catch_up
+from projections.suggestions import StoreConfigurations
 from simulations.replay import replay
 
 
@@ -160,22 +161,42 @@ def run(prepared: Prepared, app: AutostartApplication) -> AuditResult:
     try:
         catch_up(app, db)
         decisions = db.query("SELECT * FROM decisions ORDER BY id")
+        found = starts(prepared.contents, prepared.derived.templates)
+        if prepared.collected is not None:
+            found = poll_starts(prepared.collected, found)
+        findings = judge(
+            decisions,
+            prepared.derived,
+            found,
+            prepared.contents,
+            prepared.edition,
+            prepared.durations,
+        )
+        attach_verdict_fixes(db, findings.verdicts, decisions)
     finally:
         db.close()
-    found = starts(prepared.contents, prepared.derived.templates)
-    if prepared.collected is not None:
-        found = poll_starts(prepared.collected, found)
-    findings = judge(
-        decisions,
-        prepared.derived,
-        found,
-        prepared.contents,
-        prepared.edition,
-        prepared.durations,
-    )
     result = AuditResult(prepared, findings)
     _record(app, result)
     return result
+
+
+def attach_verdict_fixes(
+    db: ReadDatabase, verdicts: list[Verdict], decisions: list[dict[str, Any]]
+) -> None:
+    """Each excluded verdict gets what would have started its decision, as `why` says it."""
+    by_id = {d["id"]: d for d in decisions}
+    configurations: dict[str, StoreConfigurations] = {}
+    for verdict in verdicts:
+        if verdict.verdict != EXCLUDED or verdict.decision_id is None:
+            continue
+        decision = by_id[verdict.decision_id]
+        element = decision["element"]
+        if element not in configurations:
+            configurations[element] = StoreConfigurations(db, element)
+        fixes = configurations[element].fixes(decision["revision"], decision["template"])
+        if fixes is not None:
+            fixes.pop("decision_id")  # a store position: the same audit elsewhere differs
+        verdict.fixes = fixes
 
 
 def _record(app: AutostartApplication, result: AuditResult) -> None:

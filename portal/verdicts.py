@@ -47,6 +47,9 @@ class Verdict:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     inference: dict[str, Any] | None = None
     assumption: str | None = None
+    # For an excluded one: what would have started it (projections.suggestions), if asked.
+    fixes: dict[str, Any] | None = None
+    decision_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Verdict:
             "evidence": self.evidence,
             "inference": self.inference,
             "assumption": self.assumption,
+            "fixes": self.fixes,
         }
 
 
@@ -239,6 +243,7 @@ def _verdict(
         return verdict
     rule = deciding_rule(json.loads(first["checks"]))
     verdict.rule = rule
+    verdict.decision_id = first["id"]
     reasons = sorted({d["reason"] for d in group})
     verdict.note = f"{', '.join(reasons)} by rule {rule}"
     template = ASSUMED.get(first["reason"])

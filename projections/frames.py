@@ -20,6 +20,7 @@ from projections.queries import (
     process_rows,
 )
 from projections.runner import catch_up
+from projections.suggestions import fixes_column
 
 PROCESS_STATUSES = tuple(status.value for status in ProcessStatus)
 CATEGORIES: dict[str, list[str]] = {
@@ -69,17 +70,23 @@ def _times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def decisions_frame(
-    store: StoreLike, *, catch_up_first: bool = True, **filters: Any
+    store: StoreLike, *, catch_up_first: bool = True, fixes: bool = False, **filters: Any
 ) -> pd.DataFrame:
     """One row per decision, read from the ledger table (filters as in `Filters`).
 
     `at` is the decision time in UTC; `trigger`, `channel`, `outcome` and `reason` are
-    categoricals listing every value of the SPEC, so zero counts still show.
+    categoricals listing every value of the SPEC, so zero counts still show. With `fixes`, a
+    column `fixes`: for a process that did not start, the `whatif --set` changes `why`
+    suggests (`|` between suggestions), or that no configuration starts it; None if started.
     """
     with _database(store, catch_up_first=catch_up_first) as db:
-        rows = list(decision_rows(db, Filters(**filters)))
+        chosen = Filters(**filters)
+        rows = list(decision_rows(db, chosen))
+        column = fixes_column(db, *chosen.where("at_utc")) if fixes else None
     frame = pd.DataFrame.from_records(rows, columns=[*DECISION_COLUMNS, "at_utc"])
     frame["at"] = frame.pop("at_utc")
+    if column is not None:
+        frame["fixes"] = pd.Series(column, index=frame.index, dtype="object")
     return _categorical(_times(frame, ("at",)))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulations.suggest import render_fixes
+
 # The deciding check is FAIL; the other failing checks are "fail" (they would fail too).
 PASS, DECIDING, ALSO_FAILING = "pass", "FAIL", "fail"
 # The ledger's ops for writes the portal refused, and the op each attempted.
@@ -83,6 +85,7 @@ def render_decision(decision: dict[str, Any], indent: str = "    ") -> list[str]
             + configured(config)
         )
     lines.extend(render_checks(decision["checks"], indent + "  ", decision["reason"]))
+    lines.extend(render_fixes(decision.get("fixes"), indent + "  "))
     made = decision.get("cascade", {}).get("changes_made", [])
     if made:
         listed = ", ".join(f"{c['element']} ({c['op']})" for c in made)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import logging
 import urllib.error
@@ -267,3 +268,15 @@ def test_the_search_keeps_the_time_it_answers_as_of(store: Path) -> None:
 
     assert "As of 2026-03-02T09:15:00+03:00" in page
     assert "2 changes" in page
+
+
+def test_the_element_page_suggests_the_fixes_why_suggests(store: Path) -> None:
+    why = autostart("why", "crm.deal:101", "--store", str(store), "--template", "12").stdout
+    suggested = [line.strip() for line in why.splitlines() if "would start with fix #" in line]
+
+    with serving(store) as server:
+        _, page = get(server.url + "/elements/crm.deal:101?template=12")
+
+    assert suggested
+    for line in suggested:
+        assert html.escape(line, quote=False) in page

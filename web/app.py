@@ -21,10 +21,12 @@ from projections.database import ReadDatabase
 from projections.explain import Query, UnknownElementError, explain, nearest
 from projections.queries import DECISION_COLUMNS, DECISION_SCHEMA, decision_rows
 from projections.runner import catch_up
+from projections.suggestions import attach_fixes
 from simulations.cli.common import UsageError, require_extra
 from simulations.cli.export import write_rows
 from simulations.render import check_marks, configured, value_text
 from simulations.replay import open_store
+from simulations.suggest import render_fixes
 from web.access import Access
 from web.filters import FILTER_KEYS, BadFilterError, as_of, parse_filters, parse_time
 from web.reads import (
@@ -54,6 +56,7 @@ def page_templates() -> jinja2.Environment:
     )
     environment.globals["check_marks"] = check_marks
     environment.globals["configured"] = configured
+    environment.globals["fix_lines"] = render_fixes
     environment.globals["zip"] = zip
     environment.globals["link"] = _link
     environment.filters["value"] = value_text
@@ -231,6 +234,7 @@ async def element_page(request: web.Request) -> web.Response:
         raise BadFilterError(f"template {template!r}: expected a template id")
     try:
         explanation = explain(db, Query(element, at, int(template) if template else None))
+        attach_fixes(db, explanation)
     except UnknownElementError as error:
         missing = {"wanted": element, "suggestions": error.suggestions}
         return _render(request, "search.html", missing, status=404)

@@ -13,6 +13,7 @@ from portal.explain import attach, element_audit, render_audit
 from projections.database import ReadDatabase
 from projections.explain import Query, UnknownElementError, explain
 from projections.runner import catch_up, rebuild
+from projections.suggestions import attach_fixes
 from simulations.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -24,6 +25,7 @@ from simulations.cli.common import (
     say,
     store_address,
 )
+from simulations.cli.fix import check_fix_options, run_fix
 from simulations.dryrun import dry_run
 from simulations.render import counted, render_checks
 from simulations.render import render_explanation as render
@@ -58,8 +60,12 @@ def cmd_why(args: argparse.Namespace) -> int:
     store = store_address(args, must_exist=True)
     until = parse_time(args.at, "--at") if args.at else None
     db = read_models(store)
+    check_fix_options(args)
     try:
         explanation = explain(db, Query(args.element, until, args.template))
+        attach_fixes(db, explanation)
+        if args.fix is not None:
+            return run_fix(args, db, explanation)
     except UnknownElementError as error:
         say(f"autostart why: {error}")
         return EXIT_BAD_INPUT
@@ -166,7 +172,9 @@ def register(commands: Any) -> None:
         description=(
             "For every add and change of ELEMENT: the channel, the actor, what changed, and "
             "for every template of its document type the outcome, the reason, and every "
-            "check in the SPEC's order with the values it looked at, its confidence and source."
+            "check in the SPEC's order with the values it looked at, its confidence and source; "
+            "for a process that did not start, the smallest `whatif --set` changes under "
+            "which it would have started, each proven by deciding that change again."
         ),
     )
     why.add_argument("element", metavar="ELEMENT", help="e.g. crm.deal:101")
@@ -174,6 +182,16 @@ def register(commands: Any) -> None:
     why.add_argument("--at", metavar="TIME", help="only what happened up to TIME (ISO-8601)")
     why.add_argument("--template", type=int, metavar="ID", help="only this template")
     why.add_argument("--json", action="store_true", help="one JSON document instead of text")
+    why.add_argument(
+        "--fix",
+        type=int,
+        metavar="N",
+        help="replay suggestion N (numbered in the output) over --traffic: does that decision "
+        "start, and what else does the change start and stop",
+    )
+    why.add_argument(
+        "--traffic", metavar="FILE", help="with --fix: the traffic replayed into the store"
+    )
     why.set_defaults(run=cmd_why)
 
     check = commands.add_parser(
