@@ -24,8 +24,11 @@ def _decision_columns() -> list[str]:
 
 DECISIONS_TABLE = f"CREATE TABLE IF NOT EXISTS decisions ( {', '.join(_decision_columns())})"
 
+# The read models' positions: not `tracking`, the table the event library's process recorders
+# keep, with another schema, in the same database.
+POSITIONS = "read_model_positions"
 TABLES = (
-    "tracking",
+    POSITIONS,
     "elements",
     "changes",
     "decisions",
@@ -36,7 +39,7 @@ TABLES = (
 )
 
 STATEMENTS = (
-    "CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS elements ("
     " stream TEXT PRIMARY KEY, element TEXT NOT NULL, document_type TEXT NOT NULL,"
     " number BIGINT NOT NULL)",
