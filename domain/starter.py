@@ -13,7 +13,17 @@ from domain.configs import TemplateConfig
 # `Decision` was defined here: still importable from this module.
 from domain.decisions import Decision as Decision  # noqa: PLC0414 - an explicit re-export
 from domain.elements import Element, Origin
-from domain.errors import TrafficError
+from domain.errors import (
+    ChannelNotAllowed,
+    ChannelOff,
+    DocumentTypeFixed,
+    ElementExists,
+    ForeignElement,
+    RepeatedElement,
+    TemplateIncomplete,
+    TimeGoesBack,
+    UnknownElement,
+)
 from domain.faults import decision_order, per_template_constants, reverses_queue
 from domain.portal import Portal
 from domain.rules import LIST_MODULES, Change, Situation, decide, list_untuned, refuses_write
@@ -94,9 +104,7 @@ class Starter:
     def tick(self, at: datetime) -> None:
         """Moves the clock to `at`: completions and queued starts due by then happen first."""
         if self.clock is not None and at < self.clock:
-            raise TrafficError(
-                "at", f"a time at or after {self.clock.isoformat()} (times never decrease)", at
-            )
+            raise TimeGoesBack(self.clock, at)
         while self.agenda and self.agenda[0][0] <= at:
             due, _, name, process = heapq.heappop(self.agenda)
             element = self.elements.get(name)
@@ -145,11 +153,7 @@ class Starter:
             return self._register_template(template_id, given, stamp)
         old = template.config
         if given.get("document_type", old.document_type) != old.document_type:
-            raise TrafficError(
-                "document_type",
-                f"'{old.document_type}' (a template's document type never changes)",
-                given["document_type"],
-            )
+            raise DocumentTypeFixed(old.document_type, given["document_type"])
         changes: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
         }
@@ -166,7 +170,7 @@ class Starter:
         """A template's first line: its version 1, listed with its document type's others."""
         for required in ("document_type", "auto_execute"):
             if required not in given:
-                raise TrafficError(required, "a value on the first line of a template")
+                raise TemplateIncomplete(required)
         config = TemplateConfig(
             template=template_id,
             document_type=given["document_type"],
@@ -198,11 +202,10 @@ class Starter:
         actor: str | None = None,
         fields: dict[str, Any] | None = None,
         parameters: dict[str, Any] | None = None,
-        field_name: str = "element",
     ) -> None:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.ADD)
-        self._check_new(name, field_name)
+        self._check_new(name, None)
         origin = Origin(line, 0, channel, actor, parameters or {}, None)
         self._run(self._add(parsed, origin, _Execution(line), fields or {}))
 
@@ -211,13 +214,12 @@ class Starter:
     ) -> None:
         seen: set[str] = set()
         for index, name in enumerate(names):
-            where = f"elements[{index}]"
             if element_name(name).document_type.name != doc_type:
-                raise TrafficError(where, f"an element of the document type '{doc_type}'", name)
+                raise ForeignElement(name, doc_type, index)
             if name in seen:
-                raise TrafficError(where, "an element not already in this import", name)
+                raise RepeatedElement(name, index)
             seen.add(name)
-            self._check_new(name, where)
+            self._check_new(name, index)
         for name in names:
             origin = Origin(line, 0, "import", actor, {}, None)
             self._run(self._add(element_name(name), origin, _Execution(line), {}))
@@ -252,28 +254,20 @@ class Starter:
 
     def _check_channel(self, doc_type: DocumentType, channel: str, trigger: Trigger) -> None:
         if not doc_type.allows(channel, trigger):
-            op = "create" if trigger is Trigger.ADD else "update"
-            raise TrafficError(
-                "channel",
-                f"one of {', '.join(doc_type.channels(trigger))} "
-                f"(for a {doc_type.module.value} {doc_type.entity} on {op})",
-                channel,
-            )
+            raise ChannelNotAllowed(channel, doc_type, trigger)
         settings = self.portal.settings
         if channel == "email" and not settings.email_integration:
-            raise TrafficError("channel", "a channel other than email (e-mail integration is off)")
+            raise ChannelOff(channel, "e-mail integration")
         if channel == "call" and not settings.telephony:
-            raise TrafficError("channel", "a channel other than call (telephony is off)")
+            raise ChannelOff(channel, "telephony")
 
-    def _check_new(self, name: str, field_name: str) -> None:
+    def _check_new(self, name: str, position: int | None) -> None:
         parsed = element_name(name)
         if parsed.id > self.last_ids.get(parsed.document_type.name, 0):
             return  # above every id ever used for the type: it never existed
         element = self.elements.get(name)
         if element is not None and element.written:
-            raise TrafficError(
-                field_name, "an element that never existed (ids are never reused)", name
-            )
+            raise ElementExists(name, position)
 
     def _existing(self, name: str) -> Element:
         element = self.elements.get(name)
@@ -285,7 +279,7 @@ class Starter:
                 if element.deleted
                 else "does not exist: the portal refused its add"
             )
-            raise TrafficError("element", f"an existing element ({name} {state})", name)
+            raise UnknownElement(name, state)
         return element
 
     # Rounds and cascades

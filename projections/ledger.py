@@ -7,10 +7,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, singledispatchmethod
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
+from domain.decisions import EVENT_FIELDS
 from domain.elements import Element
 from domain.portal import Portal
 from domain.templates import Template
@@ -36,6 +37,7 @@ def utc(at: datetime) -> str:
 # Many events share an instant (a round decides every template at once): convert each once.
 # Only the UTC text may be cached: equal instants with other offsets compare equal.
 _utc = lru_cache(maxsize=4096)(utc)
+_decided = attrgetter(*EVENT_FIELDS)
 
 
 # One row of a ledger table, by column name.
@@ -214,26 +216,18 @@ class AuditLedger:
         name = self.element(event.originator_id)
         document_type = name.split(":", 1)[0]
         at = event.timestamp.isoformat()
-        page.decisions.append(
-            {
-                "id": position,
-                "line": event.line,
-                "depth": event.depth,
-                "at": at,
-                "at_utc": _utc(event.timestamp),
-                "element": name,
-                "document_type": document_type,
-                "revision": event.revision,
-                "trigger": event.trigger,
-                "channel": event.channel,
-                "template": event.template,
-                "template_version": event.template_version,
-                "outcome": event.outcome,
-                "reason": event.reason,
-                "process": event.process,
-                "checks": _json(event.checks),
-            }
+        # The Decision record's fields as the event keeps them, then the ledger's own columns.
+        row = dict(zip(EVENT_FIELDS, _decided(event), strict=True))
+        row.update(
+            id=position,
+            at=at,
+            at_utc=_utc(event.timestamp),
+            element=name,
+            document_type=document_type,
+            revision=event.revision,
+            checks=_json(event.checks),
         )
+        page.decisions.append(row)
         if event.process is not None:
             queued = event.outcome == "queued"
             page.new_processes[event.process] = {

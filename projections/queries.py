@@ -7,25 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.decisions import OUTPUT_COLUMNS
 from projections.database import ReadDatabase
 from projections.ledger import utc
 
+
+def _exported(columns: dict[str, type[int] | type[str]]) -> dict[str, type[int] | type[str]]:
+    """The Decision record's columns, and the element's document type after the element."""
+    schema: dict[str, type[int] | type[str]] = {}
+    for name, kind in columns.items():
+        schema[name] = kind
+        if name == "element":
+            schema["document_type"] = str
+    return schema
+
+
 # Each export's columns and their types, declared once: JSON Lines and CSV write these columns in
 # this order, Parquet takes its schema from them (never inferred from the rows it happens to see).
-DECISION_SCHEMA: dict[str, type[int] | type[str]] = {
-    "line": int,
-    "depth": int,
-    "at": str,
-    "element": str,
-    "document_type": str,
-    "trigger": str,
-    "channel": str,
-    "template": int,
-    "template_version": int,
-    "outcome": str,
-    "reason": str,
-    "process": str,
-}
+# A decision's come from the Decision record's field list.
+DECISION_SCHEMA = _exported(OUTPUT_COLUMNS)
 PROCESS_SCHEMA: dict[str, type[int] | type[str]] = {
     "process": str,
     "element": str,

@@ -8,11 +8,12 @@ from domain.application import AutostartApplication
 from projections.database import ReadDatabase
 from projections.ledger import AuditLedger, Page
 from projections.locks import ADVISORY_KEY, StoreLock, reading
-from projections.schema import STATEMENTS, TABLES
+from projections.schema import POSITIONS, STATEMENTS, TABLES
 
 PAGE_SIZE = 5000
 # Bump when a read-model table changes: stores made before are folded again from the events.
-SCHEMA_VERSION = 2
+# 3: the positions moved from `tracking` to their own table (see `projections.schema`).
+SCHEMA_VERSION = 3
 SCHEMA_KEY = "schema_version"
 # Serialises folding transactions on PostgreSQL (one key beside the store's lock).
 FOLD_KEY = ADVISORY_KEY + 1
@@ -26,15 +27,17 @@ def create_tables(db: ReadDatabase) -> None:
             db.execute(statement)
         if position(db, SCHEMA_KEY) != SCHEMA_VERSION:
             _drop(db)
+            _drop_old_positions(db)
             for statement in STATEMENTS:
                 db.execute(statement)
             db.execute(
-                "INSERT INTO tracking (name, position) VALUES (?, ?)", (SCHEMA_KEY, SCHEMA_VERSION)
+                f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?)",
+                (SCHEMA_KEY, SCHEMA_VERSION),
             )
 
 
 def position(db: ReadDatabase, name: str = AuditLedger.name) -> int:
-    rows = db.query("SELECT position FROM tracking WHERE name = ?", (name,))
+    rows = db.query(f"SELECT position FROM {POSITIONS} WHERE name = ?", (name,))
     return int(rows[0]["position"]) if rows else 0
 
 
@@ -86,7 +89,7 @@ def catch_up(
                         fold(to_event(notification), notification.id, page)
                     page.write(db)
                     db.execute(
-                        "INSERT INTO tracking (name, position) VALUES (?, ?) "
+                        f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
                         "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                         (ledger.name, notifications[-1].id),
                     )
@@ -118,6 +121,20 @@ def drop_tables(db: ReadDatabase) -> None:
 def _drop(db: ReadDatabase) -> None:
     for table in TABLES:
         db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _drop_old_positions(db: ReadDatabase) -> None:
+    """Schema 2 kept the positions in `tracking`: dropped if it is that table, never the
+    library's table of the same name (application_name, notification_id)."""
+    if db.postgres:
+        statement = (
+            "SELECT column_name AS name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+        )
+    else:
+        statement = "SELECT name FROM pragma_table_info(?)"
+    if {row["name"] for row in db.query(statement, ("tracking",))} == {"name", "position"}:
+        db.execute("DROP TABLE tracking")
 
 
 def rebuild(

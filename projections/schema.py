@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+from domain.decisions import NULLABLE_COLUMNS, OUTPUT_COLUMNS
+
+_SQL_TYPES = {int: "INTEGER", str: "TEXT"}
+# The ledger's own decision columns, each after the Decision record's column it belongs with.
+_LEDGER_DECISION_COLUMNS = {
+    "at": ("at_utc TEXT NOT NULL",),
+    "element": ("document_type TEXT NOT NULL", "revision INTEGER NOT NULL"),
+}
+
+
+def _decision_columns() -> list[str]:
+    """The Decision record's columns in SQL, with the ledger's own beside them."""
+    columns = ["id BIGINT PRIMARY KEY"]
+    for name, kind in OUTPUT_COLUMNS.items():
+        null = "" if name in NULLABLE_COLUMNS else " NOT NULL"
+        columns.append(f"{name} {_SQL_TYPES[kind]}{null}")
+        columns.extend(_LEDGER_DECISION_COLUMNS.get(name, ()))
+    return [*columns, "checks TEXT NOT NULL"]
+
+
+DECISIONS_TABLE = f"CREATE TABLE IF NOT EXISTS decisions ( {', '.join(_decision_columns())})"
+
+# The read models' positions: not `tracking`, the table the event library's process recorders
+# keep, with another schema, in the same database.
+POSITIONS = "read_model_positions"
 TABLES = (
-    "tracking",
+    POSITIONS,
     "elements",
     "changes",
     "decisions",
@@ -14,7 +39,7 @@ TABLES = (
 )
 
 STATEMENTS = (
-    "CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS elements ("
     " stream TEXT PRIMARY KEY, element TEXT NOT NULL, document_type TEXT NOT NULL,"
     " number BIGINT NOT NULL)",
@@ -27,12 +52,7 @@ STATEMENTS = (
     " fields TEXT NOT NULL, parameters TEXT NOT NULL, cause TEXT)",
     "CREATE INDEX IF NOT EXISTS changes_by_element ON changes (element, id)",
     "CREATE INDEX IF NOT EXISTS changes_by_cause ON changes (cause)",
-    "CREATE TABLE IF NOT EXISTS decisions ("
-    " id BIGINT PRIMARY KEY, line INTEGER NOT NULL, depth INTEGER NOT NULL, at TEXT NOT NULL,"
-    " at_utc TEXT NOT NULL, element TEXT NOT NULL, document_type TEXT NOT NULL,"
-    " revision INTEGER NOT NULL, trigger TEXT NOT NULL, channel TEXT NOT NULL,"
-    " template INTEGER NOT NULL, template_version INTEGER NOT NULL, outcome TEXT NOT NULL,"
-    " reason TEXT NOT NULL, process TEXT, checks TEXT NOT NULL)",
+    DECISIONS_TABLE,
     "CREATE INDEX IF NOT EXISTS decisions_by_element ON decisions (element, id)",
     "CREATE INDEX IF NOT EXISTS decisions_by_template ON decisions (template, id)",
     "CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (at_utc)",

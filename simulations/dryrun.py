@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.application import AutostartApplication, Workspace
 from domain.decisions import Decision
-from domain.errors import TrafficError
+from domain.errors import Refusal
 from domain.starter import Starter
 from projections.explain import explain_checks
 from projections.locks import StoreBusyError, reading
@@ -56,6 +56,6 @@ def dry_run(app: AutostartApplication, text: str) -> DryRun:
         )
         try:
             apply_command(starter, command)
-        except TrafficError as error:
-            raise BadLineError.wrap(1, error) from None
+        except Refusal as error:
+            raise BadLineError.refused(1, error) from None
     return result

@@ -16,7 +16,7 @@ from eventsourcing.persistence import PersistenceError
 
 from domain.application import AutostartApplication, Workspace
 from domain.decisions import Decision
-from domain.errors import TrafficError
+from domain.errors import Refusal
 from domain.journal import journal
 from domain.simulation import Simulation
 from domain.starter import EPOCH, MAX_CASCADE_DEPTH, Starter
@@ -209,8 +209,8 @@ def _apply(
             continue
         try:
             apply_command(starter, command)
-        except TrafficError as error:
-            raise BadLineError.wrap(number, error) from None
+        except Refusal as error:
+            raise BadLineError.refused(number, error) from None
         if number % batch_lines == 0:
             counts["events"] += workspace.flush(portal, *starter.templates.values())
             on_progress(number)
@@ -228,7 +228,7 @@ def _apply(
 
 
 def apply_command(starter: Starter, command: Command) -> None:
-    """Applies one checked traffic line to the starter; raises TrafficError when refused."""
+    """Applies one checked traffic line to the starter; raises a Refusal when refused."""
     line, actor = command.line, command.actor
     if command.at is not None:
         starter.tick(command.at)

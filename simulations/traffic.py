@@ -10,7 +10,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.errors import TrafficError
+from domain.errors import (
+    ChannelNotAllowed,
+    ChannelOff,
+    DocumentTypeFixed,
+    ElementExists,
+    ForeignElement,
+    Refusal,
+    RepeatedElement,
+    TemplateIncomplete,
+    TimeGoesBack,
+    UnknownElement,
+)
 from domain.settings import EDITIONS, FEATURES, LICENCES, PLANS, POLICIES
 from domain.vocabulary import (
     ALL_CHANNELS,
@@ -18,6 +29,7 @@ from domain.vocabulary import (
     MAX_TYPE_NUMBER,
     OLD_STAGE_CHANNEL,
     Module,
+    Trigger,
     document_type,
     element_name,
     is_document_type,
@@ -82,6 +94,57 @@ class BadLineError(Exception):
     def wrap(cls, line: int, error: TrafficError) -> BadLineError:
         got = "" if error.got is None else f", got {_show(error.got)}"
         return cls(line, error.field, error.expected, got)
+
+    @classmethod
+    def refused(cls, line: int, refusal: Refusal) -> BadLineError:
+        """A domain refusal said as the traffic file's line and field."""
+        return cls.wrap(line, _in_fields(refusal))
+
+
+class TrafficError(Exception):
+    """A traffic line's field refused: names the field and what was expected."""
+
+    def __init__(self, field: str, expected: str, got: object = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        super().__init__(f"field '{field}': expected {expected}")
+
+
+def _in_fields(refusal: Refusal) -> TrafficError:
+    """Names the traffic field a domain refusal is about and what the field should hold."""
+    match refusal:
+        case TimeGoesBack(clock=clock, at=at):
+            expected = f"a time at or after {clock.isoformat()} (times never decrease)"
+            return TrafficError("at", expected, at)
+        case DocumentTypeFixed(document_type=doc_type, given=given):
+            expected = f"'{doc_type}' (a template's document type never changes)"
+            return TrafficError("document_type", expected, given)
+        case TemplateIncomplete(missing=missing):
+            return TrafficError(missing, "a value on the first line of a template")
+        case ForeignElement(name=name, document_type=doc_type, position=position):
+            expected = f"an element of the document type '{doc_type}'"
+            return TrafficError(f"elements[{position}]", expected, name)
+        case RepeatedElement(name=name, position=position):
+            return TrafficError(
+                f"elements[{position}]", "an element not already in this import", name
+            )
+        case ElementExists(name=name, position=position):
+            where = "element" if position is None else f"elements[{position}]"
+            return TrafficError(where, "an element that never existed (ids are never reused)", name)
+        case UnknownElement(name=name, state=state):
+            return TrafficError("element", f"an existing element ({name} {state})", name)
+        case ChannelNotAllowed(channel=channel, document_type=doc_type, trigger=trigger):
+            op = "create" if trigger is Trigger.ADD else "update"
+            expected = (
+                f"one of {', '.join(doc_type.channels(trigger))} "
+                f"(for a {doc_type.module.value} {doc_type.entity} on {op})"
+            )
+            return TrafficError("channel", expected, channel)
+        case ChannelOff(channel=channel, setting=setting):
+            expected = f"a channel other than {channel} ({setting} is off)"
+            return TrafficError("channel", expected)
+    raise TypeError(refusal)  # pragma: no cover - every refusal is named above
 
 
 def _show(value: object) -> str:

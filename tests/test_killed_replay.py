@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from projections.schema import TABLES
+from projections.schema import POSITIONS, TABLES
 
 KILLS = int(os.environ.get("AUTOSTART_KILLS", "3"))
 EVENTS = 2000
@@ -35,12 +35,12 @@ def replay_command(store: str, decisions: str) -> list[str]:
 
 
 def ledger(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every read-model table but the tracking positions, row by row."""
+    """Every read-model table but the positions, row by row."""
     with closing(sqlite3.connect(path)) as db:
         return {
             table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
             for table in TABLES
-            if table != "tracking"
+            if table != POSITIONS
         }
 
 

@@ -55,7 +55,7 @@ CHANNELS = {
 }
 MEMORY_DISK = Path("/dev/shm")  # many small commits: durability is not what is under test
 ORDER = {
-    "tracking": "name",
+    "read_model_positions": "name",
     "elements": "stream",
     "changes": "id",
     "decisions": "id",
