@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from browsing import autostart, chromium, example_store, screenshot, serving
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 HOSTILE_TITLE = '<script>window.__pwned = "script"</script>'
@@ -47,7 +48,17 @@ def _navigating(browser: webdriver.Chrome, action: Callable[[], object]) -> None
     """Runs `action` (a click, a submit) and waits until the next page has replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     action()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 20).until(lambda _: _gone(page))
+
+
+def _gone(page: WebElement) -> bool:
+    """Whether the page has been replaced. Mid-navigation Chromium may answer "node does not
+    belong to the document" rather than a stale reference: both mean the page is gone."""
+    try:
+        page.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 def _search(browser: webdriver.Chrome, element: str) -> None:
