@@ -67,6 +67,15 @@ class AutostartApplication(Application[UUID]):
         take_back(self.recorder, self.store.kind, position)
 
 
+def store_events(app: AutostartApplication, events: list[Any]) -> None:
+    """The write path: appends a batch of new events, in the order given, in one transaction.
+
+    Through the application's public event store: `save(*events)` would do the same but checks
+    each event against the library's runtime Protocols (13% of a replay's time on Python 3.11).
+    """
+    app.events.put(list(events))
+
+
 class Workspace:
     """The elements a replay works on: unsaved ones, then recently used ones, then the store."""
 
@@ -112,12 +121,9 @@ class Workspace:
             if count != len(self.journal):
                 msg = f"{count} pending events but {len(self.journal)} in the journal"
                 raise RuntimeError(msg)
-            # The journal's events in their causal order, through the application's public
-            # event store. `save(*events)` would do the same but checks each event against the
-            # library's runtime Protocols: on Python 3.11 that was 13% of a replay's time.
             for aggregate in aggregates:
                 aggregate.collect_events()
-            self.app.events.put(list(self.journal))
+            store_events(self.app, self.journal)
             self.journal.clear()
         for name, element in self.touched.items():
             self.cache[name] = element
