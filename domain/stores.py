@@ -10,8 +10,12 @@ from urllib.parse import unquote, urlsplit
 from eventsourcing.utils import Environment
 
 DEFAULT_STORE = "./autostart.db"
-# A snapshot store beside the events: the replays' bookkeeping loads from its latest snapshot.
-SNAPSHOTS = {"IS_SNAPSHOTTING_ENABLED": "y"}
+# Every store's settings of the library: a snapshot store beside the events (the replays'
+# bookkeeping loads from its latest snapshot), and the library's JSON written by orjson.
+LIBRARY_SETTINGS = {
+    "IS_SNAPSHOTTING_ENABLED": "y",
+    "TRANSCODER_TOPIC": "domain.transcoder:OrjsonTranscoder",
+}
 
 
 class StoreAddressError(ValueError):
@@ -37,7 +41,9 @@ class StoreAddress:
 def parse_store(address: str) -> StoreAddress:
     """`PATH.db`, `sqlite:///PATH`, `memory:` or `postgresql://USER:PASSWORD@HOST:PORT/DB`."""
     if address == "memory:":
-        return StoreAddress("memory", {**SNAPSHOTS, "PERSISTENCE_MODULE": "eventsourcing.popo"})
+        return StoreAddress(
+            "memory", {**LIBRARY_SETTINGS, "PERSISTENCE_MODULE": "eventsourcing.popo"}
+        )
     if address.startswith("sqlite:///"):
         return _sqlite(Path(address.removeprefix("sqlite:///")))
     if address.startswith(("postgresql://", "postgres://")):
@@ -52,7 +58,7 @@ def parse_store(address: str) -> StoreAddress:
 
 def _sqlite(path: Path) -> StoreAddress:
     env = {
-        **SNAPSHOTS,
+        **LIBRARY_SETTINGS,
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
@@ -69,7 +75,7 @@ def _postgres(address: str) -> StoreAddress:
             "(the event store needs one), a host and a database"
         )
     env = {
-        **SNAPSHOTS,
+        **LIBRARY_SETTINGS,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": database,
         "POSTGRES_HOST": parts.hostname,
