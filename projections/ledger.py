@@ -96,7 +96,7 @@ class AuditLedger:
 
     name = "ledger"
 
-    def __init__(self, db: ReadDatabase, names_cached: int = 200_000) -> None:
+    def __init__(self, db: ReadDatabase | None, names_cached: int = 200_000) -> None:
         self.db = db
         self.names: OrderedDict[UUID, str] = OrderedDict()
         self.names_cached = names_cached
@@ -104,12 +104,15 @@ class AuditLedger:
     def element(self, stream: UUID) -> str:
         name = self.names.get(stream)
         if name is None:
+            if self.db is None:
+                msg = f"no name given for the element of stream {stream}"
+                raise RuntimeError(msg)
             rows = self.db.query("SELECT element FROM elements WHERE stream = ?", (stream.hex,))
             name = str(rows[0]["element"])
-            self._remember(stream, name)
+            self.remember(stream, name)
         return name
 
-    def _remember(self, stream: UUID, name: str) -> None:
+    def remember(self, stream: UUID, name: str) -> None:
         self.names[stream] = name
         if len(self.names) > self.names_cached:
             self.names.popitem(last=False)
@@ -130,7 +133,7 @@ class AuditLedger:
 
     def _new_element(self, page: Page, event: Element.Created | Element.AddRefused) -> None:
         parsed = element_name(event.name)
-        self._remember(event.originator_id, event.name)
+        self.remember(event.originator_id, event.name)
         page.elements.append(
             {
                 "stream": event.originator_id.hex,

@@ -9,6 +9,7 @@ from projections.database import ReadDatabase
 from projections.ledger import AuditLedger, Page
 from projections.locks import ADVISORY_KEY, StoreLock, reading
 from projections.schema import POSITIONS, STATEMENTS, TABLES
+from projections.written import WrittenPages
 
 PAGE_SIZE = 5000
 # Bump when a read-model table changes: stores made before are folded again from the events.
@@ -49,6 +50,7 @@ def catch_up(
     stop: int | None = None,
     on_progress: Callable[[int], None] = lambda _: None,
     on_busy: Callable[[], None] = lambda: None,
+    written: WrittenPages | None = None,
 ) -> int:
     """Folds every event after the tracked position; returns how many were folded.
 
@@ -58,11 +60,12 @@ def catch_up(
     finished replays are folded: each page under the store's shared lock (`projections.locks`),
     which a running replay holds exclusively; then nothing is folded and `on_busy` is called.
     The events of a replay that was killed mid-way are left for the next replay to take back.
+    `written` holds pages the replay folded as it stored its events (`projections.written`):
+    one that starts right after the tracked position goes in as it is; the other events are
+    read back from the store.
     """
     create_tables(db)
     ledger = AuditLedger(db)
-    fold = ledger.fold  # bound once: singledispatchmethod builds a wrapper per attribute access
-    to_event = app.mapper.to_domain_event
     lock = StoreLock(app.store)
     folded = 0
     try:
@@ -79,27 +82,64 @@ def catch_up(
                     done = position(db, ledger.name)
                     if last is not None and done >= last:
                         break
-                    notifications = app.recorder.select_notifications(
-                        start=done + 1, limit=page_size, stop=last
-                    )
-                    if not notifications:
+                    upto, count = _fold_next(app, db, ledger, done, page_size, last, written)
+                    if not count:
                         break
-                    page = Page()
-                    for notification in notifications:
-                        fold(to_event(notification), notification.id, page)
-                    page.write(db)
                     db.execute(
                         f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
                         "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                        (ledger.name, notifications[-1].id),
+                        (ledger.name, upto),
                     )
             finally:
                 lock.release()
-            folded += len(notifications)
+            folded += count
             on_progress(folded)
     finally:
         lock.close()
     return folded
+
+
+def _fold_next(
+    app: AutostartApplication,
+    db: ReadDatabase,
+    ledger: AuditLedger,
+    done: int,
+    page_size: int,
+    last: int | None,
+    written: WrittenPages | None,
+) -> tuple[int, int]:
+    """Writes the next page's rows: folded ahead when one fits, else read back from the store."""
+    ahead = None if written is None else written.next_after(done)
+    if written is not None and ahead is not None:
+        if ahead.first == done + 1 and (last is None or ahead.last <= last):
+            ahead.page.write(db)
+            written.take()
+            return ahead.last, ahead.events
+        if ahead.first > done + 1:
+            # Events before the page (the replay's start, another writer's): read them back.
+            last = ahead.first - 1 if last is None else min(last, ahead.first - 1)
+    return _read_back(app, db, ledger, done, page_size, last)
+
+
+def _read_back(
+    app: AutostartApplication,
+    db: ReadDatabase,
+    ledger: AuditLedger,
+    done: int,
+    page_size: int,
+    last: int | None,
+) -> tuple[int, int]:
+    """Folds the next page of events read from the store; returns its last position and size."""
+    notifications = app.recorder.select_notifications(start=done + 1, limit=page_size, stop=last)
+    if not notifications:
+        return done, 0
+    fold = ledger.fold  # bound once: singledispatchmethod builds a wrapper per attribute access
+    to_event = app.mapper.to_domain_event
+    page = Page()
+    for notification in notifications:
+        fold(to_event(notification), notification.id, page)
+    page.write(db)
+    return notifications[-1].id, len(notifications)
 
 
 def _one_writer(db: ReadDatabase) -> None:

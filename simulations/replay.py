@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from eventsourcing.persistence import PersistenceError
 
-from domain.application import AutostartApplication, Workspace
+from domain.application import AutostartApplication, OnStored, Workspace
 from domain.decisions import Decision
 from domain.errors import Refusal
 from domain.journal import journal
@@ -107,6 +107,7 @@ def replay(
     on_progress: Callable[[int], None] = lambda _: None,
     faults: frozenset[str] = frozenset(),
     digest: str = "",
+    on_stored: OnStored | None = None,
 ) -> ReplaySummary:
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
@@ -117,8 +118,9 @@ def replay(
     decisions. `digest` (the traffic file's SHA-256) is recorded with the replay: a replay of
     the same digest right after it raises AlreadyRecordedError and applies nothing, so a
     command killed after its replay was final can be run again too. The store is held for the
-    whole run (see `projections.locks`). Raises BadLineError for bad input, StoreBusyError
-    when another replay holds the store.
+    whole run (see `projections.locks`). `on_stored` is told of each batch of events stored,
+    with their positions (`projections.written` folds them as they are written). Raises
+    BadLineError for bad input, StoreBusyError when another replay holds the store.
     """
     with writing(app.store):
         simulation = app.simulation()
@@ -148,6 +150,7 @@ def replay(
                     on_warning,
                     on_progress,
                     faults,
+                    on_stored,
                 )
                 spool.seek(0)
                 deliver(spool)
@@ -176,11 +179,12 @@ def _apply(
     on_warning: Callable[[str], None],
     on_progress: Callable[[int], None],
     faults: frozenset[str],
+    on_stored: OnStored | None,
 ) -> tuple[ReplaySummary, Callable[[str], int]]:
     """Applies and saves every line; returns the summary and what marks the replay finished."""
     portal = app.portal()
     templates = app.templates(portal)
-    workspace = Workspace(app, journal=events_in_order)
+    workspace = Workspace(app, journal=events_in_order, on_stored=on_stored)
     counts = {"decisions": 0, "warnings": 0, "events": 0}
     dumps = json.dumps
 

@@ -12,6 +12,7 @@ from domain.stores import StoreAddress
 from projections.database import ReadDatabase
 from projections.runner import catch_up
 from projections.summary import summarize
+from projections.written import WrittenPages
 from simulations.checker import Violation, check_store
 from simulations.generate import generate
 from simulations.overrides import ChangedTraffic, Override
@@ -72,6 +73,7 @@ def simulate(
     """
     app = open_store(store)
     db: ReadDatabase | None = None
+    written = WrittenPages()
     try:
         simulation = app.simulation()
         if new_store and app.position() > 0:
@@ -102,15 +104,17 @@ def simulate(
             on_warning=on_warning,
             on_progress=on_progress,
             faults=faults,
+            on_stored=written.stored,
         )
         on_phase("project")
-        catch_up(app, db, on_progress=on_progress)
+        catch_up(app, db, on_progress=on_progress, written=written)
         on_phase("check")
         summary = summarize(db)
         violations = check_store(db, max_depth=max_depth)
         unused = changed.unused() if changed is not None else ()
         return SimulationResult(scenario.name, result, summary, violations, unused)
     finally:
+        written.close()
         if db is not None:
             db.close()
         app.close()

@@ -12,9 +12,11 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from domain.application import AutostartApplication
 from domain.stores import StoreAddress
 from projections.database import ReadDatabase
 from projections.runner import catch_up
+from projections.written import WrittenPages
 from simulations.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -45,26 +47,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     created = store.path is not None and not store.path.exists()
     new_folders = [] if store.path is None else _missing_folders(store.path)
     app = open_store(store)
-    summary: ReplaySummary | None = None
     try:
-        # Already recorded: run again after a kill, its read models may still need catching up.
-        with suppress(AlreadyRecordedError):
-            summary = replay(
-                app,
-                read_lines(args.traffic),
-                _deliver_to(args.decisions),
-                source=args.traffic,
-                max_depth=args.max_depth,
-                on_warning=(lambda _: None) if args.quiet else lambda m: say(f"warning: {m}"),
-                on_progress=progress(f"replay {args.traffic}"),
-                digest=_digest(args.traffic),
-            )
-        if store.kind != "memory":
-            db = ReadDatabase(store)
-            try:
-                catch_up(app, db, on_progress=progress("project", "events"))
-            finally:
-                db.close()
+        summary = _replay_and_fold(app, store, args)
     except BadLineError as error:
         app.close()
         if created and store.path is not None:
@@ -93,6 +77,44 @@ def cmd_replay(args: argparse.Namespace) -> int:
         + _vanishes(store)
     )
     return EXIT_OK
+
+
+def _replay_and_fold(
+    app: AutostartApplication, store: StoreAddress, args: argparse.Namespace
+) -> ReplaySummary | None:
+    """Replays the traffic, then catches the read models up; None when already recorded."""
+    summary: ReplaySummary | None = None
+    if store.kind == "memory":  # no read models to fold into
+        with suppress(AlreadyRecordedError):
+            summary = _replay(app, args, None)
+        return summary
+    # The read models' rows, folded as the events are written.
+    with WrittenPages() as written:
+        # Already recorded: run again after a kill, its read models may still need catching up.
+        with suppress(AlreadyRecordedError):
+            summary = _replay(app, args, written)
+        db = ReadDatabase(store)
+        try:
+            catch_up(app, db, on_progress=progress("project", "events"), written=written)
+        finally:
+            db.close()
+    return summary
+
+
+def _replay(
+    app: AutostartApplication, args: argparse.Namespace, written: WrittenPages | None
+) -> ReplaySummary:
+    return replay(
+        app,
+        read_lines(args.traffic),
+        _deliver_to(args.decisions),
+        source=args.traffic,
+        max_depth=args.max_depth,
+        on_warning=(lambda _: None) if args.quiet else lambda m: say(f"warning: {m}"),
+        on_progress=progress(f"replay {args.traffic}"),
+        digest=_digest(args.traffic),
+        on_stored=None if written is None else written.stored,
+    )
 
 
 def _digest(traffic: str) -> str:
