@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -53,10 +54,23 @@ class OrjsonTranscoder(JSONTranscoder):
             return super().encode(obj)
         return data
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The last datetime tagged, and its tag: the events of one round share their timestamp
+        # object, so it is written once. Identity, not equality: equal instants can differ in
+        # offset. Only datetimes, which cannot change.
+        self._last: tuple[object, object] = (None, None)
+
     def _default(self, obj: object) -> object:
+        last, tagged = self._last
+        if obj is last:
+            return tagged
         transcoding = self.types.get(type(obj))
         if transcoding is not None:
-            return {"_type_": transcoding.name, "_data_": transcoding.encode(obj)}
+            tagged = {"_type_": transcoding.name, "_data_": transcoding.encode(obj)}
+            if type(obj) is datetime:
+                self._last = (obj, tagged)
+            return tagged
         for base, plain in _PLAIN:
             if isinstance(obj, base):
                 # What `json` does with a subclass it has no transcoding for.

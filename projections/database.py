@@ -41,6 +41,9 @@ class ReadDatabase:
             target = str(store.path) if store.path is not None else ":memory:"
             self._sqlite = sqlite3.connect(target, isolation_level=None, timeout=30)
             self._sqlite.row_factory = sqlite3.Row
+            # In WAL mode (the event store sets it) a commit then waits for no disk flush: a
+            # crash may lose the last pages, never tear one, and their events fold again.
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement

@@ -11,6 +11,8 @@ from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from domain.decisions import EVENT_FIELDS
 from domain.elements import Element
 from domain.portal import Portal
@@ -19,6 +21,9 @@ from domain.vocabulary import ProcessStatus, element_name
 from projections.database import ReadDatabase
 
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+# What `_dumps` writes, by orjson: datetimes passed to `str` as `_dumps` does; text as UTF-8
+# where `_dumps` escapes it (every reader parses these columns, none compares their bytes).
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 # A write the portal refused is a row of `changes` with its own op: its decisions follow it.
@@ -26,7 +31,10 @@ REFUSED = {"add": "create_refused", "change": "update_refused"}
 
 
 def _json(value: Any) -> str:
-    return _dumps(value)
+    try:
+        return orjson.dumps(value, default=str, option=_OPTIONS).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return _dumps(value)
 
 
 def utc(at: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum, IntEnum, StrEnum
 from pathlib import Path
@@ -84,7 +84,12 @@ def _both() -> tuple[JSONTranscoder, OrjsonTranscoder]:
     return pair
 
 
+_AT = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+_SAME_INSTANT = _AT.astimezone(timezone(timedelta(hours=3)))
+
 SAMPLES: list[object] = [
+    # One timestamp object shared, then an equal instant in another offset, then it again.
+    {"a": _AT, "b": _AT, "c": _SAME_INSTANT, "d": [_AT, _SAME_INSTANT]},
     {"timestamp": datetime(2026, 3, 2, 9, 0, 56, 375634, tzinfo=UTC), "line": 10},
     {"nested": [{"at": datetime(2026, 1, 1, tzinfo=UTC)}, ("a", 1)], "id": UUID(int=7)},
     {"money": Decimal("1.10"), "none": None, "yes": True, "pi": 3.25, "text": 'Привет "q"'},
