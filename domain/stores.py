@@ -11,10 +11,12 @@ from eventsourcing.utils import Environment
 
 DEFAULT_STORE = "./autostart.db"
 # Every store's settings of the library: a snapshot store beside the events (the replays'
-# bookkeeping loads from its latest snapshot), and the library's JSON written by orjson.
+# bookkeeping loads from its latest snapshot), the library's JSON written by orjson, and each
+# state compressed with a dictionary of what this model's events share.
 LIBRARY_SETTINGS = {
     "IS_SNAPSHOTTING_ENABLED": "y",
     "TRANSCODER_TOPIC": "domain.transcoder:OrjsonTranscoder",
+    "COMPRESSOR_TOPIC": "domain.compressor:EventCompressor",
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from portal.collected_evidence import poll_coverage
 from portal.contents import Contents
 from portal.derive import Derived, TemplateInfo
 from portal.evidence import Start, covering_sources
+from projections.ledger import read_checks
 
 STARTED, UNVERIFIABLE = "started", "expected, unverifiable"
 EXCLUDED, ANOMALY = "excluded", "anomaly"
@@ -194,7 +194,7 @@ def _verdict(
     against = [d for d in excluded if d["starts"]]
     if against:
         d = against[0]
-        rule = deciding_rule(json.loads(d["checks"]))
+        rule = deciding_rule(read_checks(d["checks"]))
         source = RULES[rule].source if rule else ""
         verdict.outcome, verdict.reason, verdict.rule = d["outcome"], d["reason"], rule
         verdict.channel, verdict.at = d["channel"], d["at"]
@@ -241,7 +241,7 @@ def _verdict(
         verdict.verdict = UNVERIFIABLE
         verdict.note = "no source can show it: " + "; ".join(missing[0][2])
         return verdict
-    rule = deciding_rule(json.loads(first["checks"]))
+    rule = deciding_rule(read_checks(first["checks"]))
     verdict.rule = rule
     verdict.decision_id = first["id"]
     reasons = sorted({d["reason"] for d in group})

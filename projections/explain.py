@@ -10,7 +10,7 @@ from typing import Any
 from domain.rules import RULES
 from domain.vocabulary import element_name, is_document_type
 from projections.database import ReadDatabase
-from projections.ledger import REFUSED, utc
+from projections.ledger import REFUSED, read_checks, utc
 
 TRIGGER_OF_OP = {
     "create": "add",
@@ -185,7 +185,7 @@ def _decision(
         "reason": row["reason"],
         "process": row["process"],
         "process_status": None if process is None else status_as_of(process, until),
-        "checks": explain_checks(json.loads(row["checks"])),
+        "checks": explain_checks(read_checks(row["checks"])),
         "template_config": configs.get((row["template"], row["template_version"])),
         "cascade": {"line": row["line"], "depth": row["depth"], "changes_made": made},
     }

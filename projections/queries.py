@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.decisions import OUTPUT_COLUMNS
 from projections.database import ReadDatabase
-from projections.ledger import utc
+from projections.ledger import read_checks, utc
 
 
 def _exported(columns: dict[str, type[int] | type[str]]) -> dict[str, type[int] | type[str]]:
@@ -102,10 +102,16 @@ class Filters:
 def decision_rows(
     db: ReadDatabase, filters: Filters = Filters(), *, checks: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """Decisions in the order made, each a dict of DECISION_COLUMNS (and `checks` if asked)."""
+    """Decisions in the order made, each a dict of DECISION_COLUMNS (and `checks` if asked).
+
+    The checks come as `[[rule, values], ...]`, read from their compressed column.
+    """
     where, params = filters.where("at_utc")
     columns = ", ".join((*DECISION_COLUMNS, "at_utc", *(("checks",) if checks else ())))
-    return db.stream(f"SELECT {columns} FROM decisions{where} ORDER BY id", params)
+    rows = db.stream(f"SELECT {columns} FROM decisions{where} ORDER BY id", params)
+    if not checks:
+        return rows
+    return ({**row, "checks": read_checks(row["checks"])} for row in rows)
 
 
 def process_rows(db: ReadDatabase, filters: Filters = Filters()) -> Iterator[dict[str, Any]]:

@@ -14,7 +14,8 @@ from projections.written import WrittenPages
 PAGE_SIZE = 5000
 # Bump when a read-model table changes: stores made before are folded again from the events.
 # 3: the positions moved from `tracking` to their own table (see `projections.schema`).
-SCHEMA_VERSION = 3
+# 4: `decisions.checks` is compressed (see `projections.ledger.pack_checks`).
+SCHEMA_VERSION = 4
 SCHEMA_KEY = "schema_version"
 # Serialises folding transactions on PostgreSQL (one key beside the store's lock).
 FOLD_KEY = ADVISORY_KEY + 1

@@ -19,7 +19,8 @@ def _decision_columns() -> list[str]:
         null = "" if name in NULLABLE_COLUMNS else " NOT NULL"
         columns.append(f"{name} {_SQL_TYPES[kind]}{null}")
         columns.extend(_LEDGER_DECISION_COLUMNS.get(name, ()))
-    return [*columns, "checks TEXT NOT NULL"]
+    # Compressed JSON (`projections.ledger.read_checks`); BYTEA is a BLOB to SQLite too.
+    return [*columns, "checks BYTEA NOT NULL"]
 
 
 DECISIONS_TABLE = f"CREATE TABLE IF NOT EXISTS decisions ( {', '.join(_decision_columns())})"

@@ -21,6 +21,7 @@ from domain.settings import PortalSettings
 from domain.vocabulary import Module, Outcome, Trigger, document_type
 from projections.database import ReadDatabase
 from projections.explain import TRIGGER_OF_OP
+from projections.ledger import read_checks
 
 TO_FILL = "TO_FILL"  # stands for the value the administrator chooses
 MAX_SETTINGS = 3  # a suggestion changes at most this many settings
@@ -426,7 +427,7 @@ class StoreConfigurations:
         """The decision as `decide` saw it; None when an earlier model's rule decided it."""
         if row["id"] in self.moments:
             return self.moments[row["id"]]
-        checks = json.loads(row["checks"])
+        checks = read_checks(row["checks"])
         moment = None
         if all(rule in RULES for rule, _ in checks):
             position = row["id"]
@@ -508,7 +509,7 @@ class StoreConfigurations:
         found = suggest(moment, index, self.moved_at, partial(_keeps, causes))
         failing = [
             rule
-            for rule, _ in json.loads(self.decisions[index]["checks"])
+            for rule, _ in read_checks(self.decisions[index]["checks"])
             if RULES[rule].reason is not None
         ]
         loops = self.acting
