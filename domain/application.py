@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -12,6 +11,7 @@ from eventsourcing.utils import Environment
 
 from domain.elements import Element
 from domain.ids import stream_id
+from domain.journal import PendingEvent
 from domain.portal import Portal
 from domain.simulation import Simulation
 from domain.starter import EPOCH
@@ -67,7 +67,7 @@ class AutostartApplication(Application[UUID]):
         take_back(self.recorder, self.store.kind, position)
 
 
-def store_events(app: AutostartApplication, events: list[Any]) -> None:
+def store_events(app: AutostartApplication, events: list[PendingEvent]) -> None:
     """The write path: appends a batch of new events, in the order given, in one transaction.
 
     Through the application's public event store: `save(*events)` would do the same but checks
@@ -83,7 +83,7 @@ class Workspace:
         self,
         app: AutostartApplication,
         cache_size: int = 20_000,
-        journal: list[Any] | None = None,
+        journal: list[PendingEvent] | None = None,
     ) -> None:
         self.app = app
         self.cache_size = cache_size
