@@ -27,6 +27,7 @@ from domain.errors import (
 from domain.faults import decision_order, per_template_constants, reverses_queue
 from domain.portal import Portal
 from domain.rules import LIST_MODULES, Change, Situation, decide, list_untuned, refuses_write
+from domain.settings import PortalChanges
 from domain.simulation import Simulation
 from domain.templates import Template
 from domain.vocabulary import (
@@ -131,7 +132,7 @@ class Starter:
 
     # Settings
 
-    def change_portal(self, changes: dict[str, Any], *, actor: str | None, line: int) -> None:
+    def change_portal(self, changes: PortalChanges, *, actor: str | None, line: int) -> None:
         self.portal.change_settings(changes, self.now, actor, line)
         for name in sorted(self.queues):
             element = self.elements.get(name)

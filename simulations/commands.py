@@ -9,10 +9,11 @@ first.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
+from domain.settings import PortalChanges
 from domain.vocabulary import Channel
 
 _CHANNELS = {channel.value: channel for channel in Channel}
@@ -29,7 +30,7 @@ class Line(msgspec.Struct, frozen=True, tag_field="op"):
 class ChangePortal(Line, frozen=True, tag="portal"):
     """`portal`: settings that change from now on (only the ones given)."""
 
-    changes: dict[str, Any]
+    changes: PortalChanges
 
 
 class ConfigureContainer(Line, frozen=True, tag="container"):
@@ -90,10 +91,10 @@ Command = (
 
 
 def make_command(op: str, line: Line, data: dict[str, Any]) -> Command:
-    """The typed command of a checked line's op and fields."""
+    """The typed command of a checked line's op and fields (`data` passed the line's checks)."""
     where = (line.line, line.at, line.actor)
     if op == "portal":
-        return ChangePortal(*where, data)
+        return ChangePortal(*where, cast("PortalChanges", data))
     if op == "container":
         return ConfigureContainer(*where, data["document_type"], data["bizproc_enabled"])
     if op == "template":
