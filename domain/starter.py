@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from domain.configs import TemplateConfig
+from domain.configs import Action, TemplateChanges, TemplateConfig
 
 # `Decision` was defined here: still importable from this module.
 from domain.decisions import Decision as Decision  # noqa: PLC0414 - an explicit re-export
@@ -145,33 +145,38 @@ class Starter:
         self.portal.configure_container(doc_type, enabled, self.now, actor, line)
 
     def configure_template(
-        self, template_id: int, given: dict[str, Any], *, actor: str | None
+        self, template_id: int, given: TemplateChanges, *, actor: str | None
     ) -> TemplateConfig:
         template = self.templates.get(template_id)
         changed_at = None if self.clock is None else self.clock.isoformat()
-        stamp: dict[str, Any] = {"changed_by": actor, "changed_at": changed_at}
         if template is None:
-            return self._register_template(template_id, given, stamp)
+            return self._register_template(template_id, given, actor, changed_at)
         old = template.config
         if given.get("document_type", old.document_type) != old.document_type:
             raise DocumentTypeFixed(old.document_type, given["document_type"])
-        changes: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
-        }
-        if "duration" in changes:
-            changes["duration_s"] = changes.pop("duration")
-        changes.pop("document_type", None)
-        config = replace(old, version=old.version + 1, **changes, **stamp)
+        config = replace(
+            old,
+            version=old.version + 1,
+            auto_execute=given.get("auto_execute", old.auto_execute),
+            active=given.get("active", old.active),
+            parameters=tuple(given.get("parameters", old.parameters)),
+            constants=tuple(given.get("constants", old.constants)),
+            duration_s=given.get("duration", old.duration_s),
+            actions=tuple(given.get("actions", old.actions)),
+            changed_by=actor,
+            changed_at=changed_at,
+        )
         template.reconfigure(config, sorted(given), self.now)
         return config
 
     def _register_template(
-        self, template_id: int, given: dict[str, Any], stamp: dict[str, Any]
+        self, template_id: int, given: TemplateChanges, actor: str | None, changed_at: str | None
     ) -> TemplateConfig:
         """A template's first line: its version 1, listed with its document type's others."""
-        for required in ("document_type", "auto_execute"):
-            if required not in given:
-                raise TemplateIncomplete(required)
+        if "document_type" not in given:
+            raise TemplateIncomplete("document_type")
+        if "auto_execute" not in given:
+            raise TemplateIncomplete("auto_execute")
         config = TemplateConfig(
             template=template_id,
             document_type=given["document_type"],
@@ -182,7 +187,8 @@ class Starter:
             constants=tuple(given.get("constants", ())),
             duration_s=given.get("duration", 0),
             actions=tuple(given.get("actions", ())),
-            **stamp,
+            changed_by=actor,
+            changed_at=changed_at,
         )
         template = Template.register(config, self.now)
         self.templates[template_id] = template
@@ -497,7 +503,7 @@ class Starter:
         self,
         element: Element,
         dt: DocumentType,
-        actions: list[dict[str, Any]],
+        actions: list[Action],
         process: str,
         *,
         execution: _Execution,

@@ -11,6 +11,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 from uuid import UUID
 
+from domain.configs import TemplateRecord
 from domain.decisions import EVENT_FIELDS
 from domain.elements import Element
 from domain.portal import Portal
@@ -317,7 +318,7 @@ class AuditLedger:
         self._template(page, position, event.config, event.changes)
 
     def _template(
-        self, page: Page, position: int, config: dict[str, Any], changes: list[str]
+        self, page: Page, position: int, config: TemplateRecord, changes: list[str]
     ) -> None:
         page.templates.append(
             {

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import msgspec
 
+from domain.configs import TemplateChanges
 from domain.settings import PortalChanges
 from domain.vocabulary import Channel
 
@@ -44,7 +45,7 @@ class ConfigureTemplate(Line, frozen=True, tag="template"):
     """`template`: a template registered or changed (only the keys given)."""
 
     template: int
-    config: dict[str, Any]
+    config: TemplateChanges
 
 
 class CreateElement(Line, frozen=True, tag="create"):
@@ -99,7 +100,7 @@ def make_command(op: str, line: Line, data: dict[str, Any]) -> Command:
         return ConfigureContainer(*where, data["document_type"], data["bizproc_enabled"])
     if op == "template":
         config = {k: v for k, v in data.items() if k != "template"}
-        return ConfigureTemplate(*where, data["template"], config)
+        return ConfigureTemplate(*where, data["template"], cast("TemplateChanges", config))
     if op == "create":
         return CreateElement(
             *where,
