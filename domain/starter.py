@@ -6,13 +6,13 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from domain.configs import Action, TemplateChanges, TemplateConfig
 
 # `Decision` was defined here: still importable from this module.
 from domain.decisions import Decision as Decision  # noqa: PLC0414 - an explicit re-export
-from domain.elements import Element, Origin
+from domain.elements import CascadeStep, Element, Origin
 from domain.errors import (
     ChannelNotAllowed,
     ChannelOff,
@@ -25,10 +25,11 @@ from domain.errors import (
     UnknownElement,
 )
 from domain.faults import decision_order, per_template_constants, reverses_queue
+from domain.json import JsonObject
 from domain.portal import Portal
 from domain.rules import LIST_MODULES, Change, Situation, decide, list_untuned, refuses_write
 from domain.settings import PortalChanges
-from domain.simulation import Simulation
+from domain.simulation import AgendaRecord, Checkpoint, Simulation
 from domain.templates import Template
 from domain.vocabulary import (
     DocumentType,
@@ -59,7 +60,7 @@ class _Execution:
     """One root of work: a traffic line, or a queued instance that starts later."""
 
     line: int
-    chain: list[dict[str, Any]] = field(default_factory=list)
+    chain: list[CascadeStep] = field(default_factory=list)
     halted: bool = False
 
 
@@ -92,7 +93,7 @@ class Starter:
         # Processes created so far: completions due at one instant happen in creation order.
         self.created = simulation.created
         self.agenda: list[tuple[datetime, int, str, str]] = [
-            _agenda_entry(*entry) for entry in simulation.agenda
+            _agenda_entry(entry) for entry in simulation.agenda
         ]
         heapq.heapify(self.agenda)
         self.queues = set(simulation.queues)
@@ -120,12 +121,12 @@ class Starter:
     def now(self) -> datetime:
         return self.clock or EPOCH
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self) -> Checkpoint:
         """What the next replay into the same store needs to carry on."""
         return {
             "clock": self.clock,
             "last_ids": dict(sorted(self.last_ids.items())),
-            "agenda": [list(entry) for entry in sorted(self.agenda)],
+            "agenda": [[due, n, name, process] for due, n, name, process in sorted(self.agenda)],
             "queues": sorted(self.queues),
             "created": self.created,
         }
@@ -207,8 +208,8 @@ class Starter:
         channel: str,
         line: int,
         actor: str | None = None,
-        fields: dict[str, Any] | None = None,
-        parameters: dict[str, Any] | None = None,
+        fields: JsonObject | None = None,
+        parameters: JsonObject | None = None,
     ) -> None:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.ADD)
@@ -236,10 +237,10 @@ class Starter:
         name: str,
         *,
         channel: str,
-        changed: dict[str, Any],
+        changed: JsonObject,
         line: int,
         actor: str | None = None,
-        parameters: dict[str, Any] | None = None,
+        parameters: JsonObject | None = None,
     ) -> None:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.CHANGE)
@@ -306,7 +307,7 @@ class Starter:
                 stack.append(caused)
 
     def _add(
-        self, parsed: ElementName, origin: Origin, execution: _Execution, fields: dict[str, Any]
+        self, parsed: ElementName, origin: Origin, execution: _Execution, fields: JsonObject
     ) -> Round:
         """Creates the element now; returns its round, for `_run`."""
         name, dt = str(parsed), parsed.document_type
@@ -350,7 +351,7 @@ class Starter:
         dt: DocumentType,
         origin: Origin,
         execution: _Execution,
-        changed: dict[str, Any],
+        changed: JsonObject,
     ) -> Round:
         """Changes the element now; returns its round, for `_run`."""
         change = Change(dt, Trigger.CHANGE, origin.channel, tuple(changed), origin.parameters)
@@ -448,7 +449,7 @@ class Starter:
         for config, process in started:
             if execution.halted:
                 return
-            step = {
+            step: CascadeStep = {
                 "depth": depth,
                 "element": element.name,
                 "trigger": change.trigger.value,
@@ -528,10 +529,10 @@ class Starter:
         execution.halted = True
         chain = list(execution.chain)
         element.halt_cascade(self.now, line=execution.line, depth=depth, chain=chain)
-        root = chain[0] if chain else {"element": element.name}
+        root = chain[0]["element"] if chain else element.name
         self.on_warning(
             f"line {execution.line}: runaway cascade stopped at depth {depth} on {element.name} "
-            f"(started by {root['element']}; {len(chain)} process-made changes in the chain)"
+            f"(started by {root}; {len(chain)} process-made changes in the chain)"
         )
 
     def _drain(self, element: Element, at: datetime) -> None:
@@ -572,8 +573,16 @@ def _process_number(process: str) -> int:
     return int(process.rsplit("#", 1)[1])
 
 
-def _agenda_entry(due: datetime, *rest: Any) -> tuple[datetime, int, str, str]:
+def _agenda_entry(entry: AgendaRecord) -> tuple[datetime, int, str, str]:
     """A stored agenda entry; stores made before creation order was kept have no sequence."""
-    if isinstance(rest[0], str):  # [due, element, number, process]: ordered as before
-        return due, 0, rest[0], rest[2]
-    return due, rest[0], rest[1], rest[2]
+    due, sequence, name, process = entry
+    if isinstance(sequence, str):  # [due, element, number, process]: ordered as before
+        sequence, name = 0, sequence
+    if not (
+        isinstance(due, datetime)
+        and isinstance(sequence, int)
+        and isinstance(name, str)
+        and isinstance(process, str)
+    ):
+        raise TypeError(f"an agenda entry is [due, sequence, element, process], not {entry}")
+    return due, sequence, name, process
