@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -13,6 +12,7 @@ from eventsourcing.utils import Environment
 
 from domain.elements import Element
 from domain.ids import stream_id
+from domain.journal import PendingEvent
 from domain.portal import Portal
 from domain.simulation import Simulation
 from domain.starter import EPOCH
@@ -68,7 +68,7 @@ class AutostartApplication(Application[UUID]):
         take_back(self.recorder, self.store.kind, position)
 
 
-def store_events(app: AutostartApplication, events: list[Any]) -> list[Recording[UUID]]:
+def store_events(app: AutostartApplication, events: list[PendingEvent]) -> list[Recording[UUID]]:
     """The write path: appends a batch of new events, in the order given, in one transaction.
 
     Through the application's public event store: `save(*events)` would do the same but checks
@@ -90,7 +90,7 @@ class Workspace:
         self,
         app: AutostartApplication,
         cache_size: int = 20_000,
-        journal: list[Any] | None = None,
+        journal: list[PendingEvent] | None = None,
         on_stored: OnStored | None = None,
     ) -> None:
         self.app = app

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntFlag
-from typing import Any
+from typing import NotRequired, TypedDict
+
+from domain.json import JsonObject, JsonValue
 
 
 class AutoExecute(IntFlag):
@@ -15,9 +18,61 @@ class AutoExecute(IntFlag):
     EDIT = 2
 
 
-def is_missing(value: Any) -> bool:
+def is_missing(value: object) -> bool:
     """The SPEC counts an absent, null or empty-string value as missing."""
     return value is None or value == ""
+
+
+class Parameter(TypedDict):
+    """A template parameter: its value comes with the change that starts the process."""
+
+    name: str
+    required: bool
+    default: NotRequired[JsonValue]
+
+
+class Constant(TypedDict):
+    """A template constant: tuned once on the template."""
+
+    name: str
+    required: bool
+    value: NotRequired[JsonValue]
+
+
+class Action(TypedDict, total=False):
+    """What a started process does: one key, `update` (the fields it changes) or `create`
+    (the document type of the element it creates)."""
+
+    update: JsonObject
+    create: str
+
+
+class TemplateRecord(TypedDict):
+    """A configuration as its events keep it (`duration` in seconds)."""
+
+    template: int
+    document_type: str
+    version: int
+    auto_execute: int
+    active: bool
+    parameters: list[Parameter]
+    constants: list[Constant]
+    duration: int
+    actions: list[Action]
+    changed_by: str | None
+    changed_at: str | None
+
+
+class TemplateChanges(TypedDict, total=False):
+    """A `template` line's keys: a first version's values, or what a new version changes."""
+
+    document_type: str
+    auto_execute: int
+    active: bool
+    parameters: list[Parameter]
+    constants: list[Constant]
+    duration: int
+    actions: list[Action]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +84,10 @@ class TemplateConfig:
     version: int
     auto_execute: int
     active: bool
-    parameters: tuple[dict[str, Any], ...]
-    constants: tuple[dict[str, Any], ...]
+    parameters: tuple[Parameter, ...]
+    constants: tuple[Constant, ...]
     duration_s: int
-    actions: tuple[dict[str, Any], ...]
+    actions: tuple[Action, ...]
     changed_by: str | None
     changed_at: str | None
 
@@ -44,7 +99,7 @@ class TemplateConfig:
     def untuned_constants(self) -> list[str]:
         return [c["name"] for c in self.constants if c["required"] and is_missing(c.get("value"))]
 
-    def unset_parameters(self, given: dict[str, Any]) -> list[str]:
+    def unset_parameters(self, given: Mapping[str, JsonValue]) -> list[str]:
         """Required parameters with neither a value in `given` nor a default."""
         return [
             p["name"]
@@ -52,7 +107,7 @@ class TemplateConfig:
             if p["required"] and is_missing(given.get(p["name"])) and is_missing(p.get("default"))
         ]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> TemplateRecord:
         return {
             "template": self.template,
             "document_type": self.document_type,
@@ -68,7 +123,7 @@ class TemplateConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TemplateConfig:
+    def from_dict(cls, data: TemplateRecord) -> TemplateConfig:
         return cls(
             template=data["template"],
             document_type=data["document_type"],

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
 from types import NoneType, UnionType
-from typing import Any, get_args, get_type_hints
+from typing import TypeAlias, get_args, get_type_hints
+
+# What a check of the decision order looks at: a setting, a number, or a list of names.
+CheckValue: TypeAlias = str | int | bool | list[str]
+# One check as the Decided event keeps it: `[rule, values]`.
+CheckRecord: TypeAlias = list[str | Mapping[str, CheckValue]]
+# A decision as the SPEC's output writes it: each column an int, a str (times in ISO) or null.
+DecisionRow: TypeAlias = dict[str, int | str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +33,17 @@ class Decision:
     reason: str
     process: str | None
     # Kept in the event and the ledger, not in the output (metadata "output").
-    checks: list[list[Any]] = field(default_factory=list, compare=False, metadata={"output": False})
+    checks: list[CheckRecord] = field(
+        default_factory=list, compare=False, metadata={"output": False}
+    )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DecisionRow:
         """The SPEC's output row (the checks stay in the store and in explanations)."""
         row = dict(zip(OUTPUT_COLUMNS, _output(self), strict=True))
         row["at"] = self.at.isoformat()
         return row
 
-    def event_fields(self) -> dict[str, Any]:
+    def event_fields(self) -> dict[str, object]:
         """What the element's Decided event keeps (its time and element are the event's own)."""
         return dict(zip(EVENT_FIELDS, _event(self), strict=True))
 

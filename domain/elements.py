@@ -4,14 +4,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict, Unpack
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.decisions import Decision
+from domain.configs import Action
+from domain.decisions import CheckRecord, Decision
 from domain.ids import stream_id
 from domain.journal import JournaledAggregate
+from domain.json import JsonObject
+
+
+class OriginFields(TypedDict):
+    """An origin as the fields of a change's event."""
+
+    line: int
+    depth: int
+    channel: str
+    actor: str | None
+    parameters: JsonObject
+    cause: str | None
+
+
+class QueuedProcess(TypedDict):
+    """An instance waiting in an element's queue: what it needs to start later and run."""
+
+    process: str
+    template: int
+    template_version: int
+    duration: int
+    actions: list[Action]
+    line: int
+    depth: int
+    sequence: int
+
+
+class CascadeStep(TypedDict):
+    """One process-made change in a cascade's chain: which process, started by what."""
+
+    depth: int
+    element: str
+    trigger: str
+    channel: str
+    template: int
+    process: str
 
 
 @dataclass(frozen=True)
@@ -26,10 +63,10 @@ class Origin:
     depth: int
     channel: str
     actor: str | None
-    parameters: dict[str, Any]
+    parameters: JsonObject
     cause: str | None
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> OriginFields:
         """The origin as event fields."""
         return {
             "line": self.line,
@@ -46,13 +83,13 @@ class Element(JournaledAggregate):
 
     class Created(Aggregate.Created, Origin):
         name: str
-        fields: dict[str, Any]
+        fields: JsonObject
 
     class AddRefused(Aggregate.Created, Origin):
         """The portal refused the add: the decisions are kept, no element was written."""
 
         name: str
-        fields: dict[str, Any]
+        fields: JsonObject
 
         def apply(self, element: Element) -> None:
             element.written = False
@@ -61,7 +98,7 @@ class Element(JournaledAggregate):
         """An element written under a name whose earlier add the portal had refused."""
 
         revision: int
-        fields: dict[str, Any]
+        fields: JsonObject
 
         def apply(self, element: Element) -> None:
             element.revision = self.revision
@@ -72,14 +109,14 @@ class Element(JournaledAggregate):
 
         revision: int
         trigger: str
-        changed: dict[str, Any]
+        changed: JsonObject
 
         def apply(self, element: Element) -> None:
             element.revision = self.revision
 
     class Changed(Aggregate.Event, Origin):
         revision: int
-        changed: dict[str, Any]
+        changed: JsonObject
 
         def apply(self, element: Element) -> None:
             element.revision = self.revision
@@ -104,7 +141,7 @@ class Element(JournaledAggregate):
         outcome: str
         reason: str
         process: str | None
-        checks: list[list[Any]]
+        checks: list[CheckRecord]
 
         def apply(self, element: Element) -> None:
             if self.process is not None:
@@ -116,13 +153,13 @@ class Element(JournaledAggregate):
         template: int
         template_version: int
         duration: int
-        actions: list[dict[str, Any]]
+        actions: list[Action]
         line: int
         depth: int
         sequence: int
 
         @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
+        def upcast_v1_v2(state: dict[str, object]) -> None:
             state["sequence"] = 0
 
         def apply(self, element: Element) -> None:
@@ -174,7 +211,7 @@ class Element(JournaledAggregate):
     class CascadeHalted(Aggregate.Event):
         line: int
         depth: int
-        chain: list[dict[str, Any]]
+        chain: list[CascadeStep]
 
     @staticmethod
     def create_id(name: str) -> UUID:
@@ -188,19 +225,19 @@ class Element(JournaledAggregate):
         self.written = True
         self.processes = 0
         self.running: dict[str, datetime] = {}
-        self.queue: list[dict[str, Any]] = []
+        self.queue: list[QueuedProcess] = []
 
     @classmethod
-    def create(cls, name: str, at: datetime, origin: Origin, fields: dict[str, Any]) -> Element:
+    def create(cls, name: str, at: datetime, origin: Origin, fields: JsonObject) -> Element:
         created = origin.payload()
         return cls._create(cls.Created, timestamp=at, name=name, fields=fields, **created)
 
     @classmethod
-    def refuse_add(cls, name: str, at: datetime, origin: Origin, fields: dict[str, Any]) -> Element:
+    def refuse_add(cls, name: str, at: datetime, origin: Origin, fields: JsonObject) -> Element:
         refused = origin.payload()
         return cls._create(cls.AddRefused, timestamp=at, name=name, fields=fields, **refused)
 
-    def add(self, at: datetime, origin: Origin, fields: dict[str, Any]) -> None:
+    def add(self, at: datetime, origin: Origin, fields: JsonObject) -> None:
         """Writes the element whose earlier add was refused (its name never held an element)."""
         self.trigger_event(
             self.Added,
@@ -211,7 +248,7 @@ class Element(JournaledAggregate):
         )
 
     def refuse_change(
-        self, at: datetime, trigger: str, origin: Origin, changed: dict[str, Any]
+        self, at: datetime, trigger: str, origin: Origin, changed: JsonObject
     ) -> None:
         self.trigger_event(
             self.WriteRefused,
@@ -222,7 +259,7 @@ class Element(JournaledAggregate):
             **origin.payload(),
         )
 
-    def change(self, at: datetime, origin: Origin, changed: dict[str, Any]) -> None:
+    def change(self, at: datetime, origin: Origin, changed: JsonObject) -> None:
         self.trigger_event(
             self.Changed,
             timestamp=at,
@@ -247,7 +284,7 @@ class Element(JournaledAggregate):
             **decision.event_fields(),
         )
 
-    def queue_process(self, at: datetime, **queued: Any) -> None:
+    def queue_process(self, at: datetime, **queued: Unpack[QueuedProcess]) -> None:
         self.trigger_event(self.ProcessQueued, timestamp=at, **queued)
 
     def start_process(
@@ -276,7 +313,7 @@ class Element(JournaledAggregate):
 
     def start_from_queue(
         self, at: datetime, limit: int, *, lifo: bool = False
-    ) -> dict[str, Any] | None:
+    ) -> QueuedProcess | None:
         """Starts the queue's head if a slot is free, first in first out; returns it, or None.
 
         `lifo` takes the newest instead (a planted fault the checker must catch).
@@ -304,6 +341,6 @@ class Element(JournaledAggregate):
         self.trigger_event(self.ProcessTerminated, timestamp=at, process=process, reason=reason)
 
     def halt_cascade(
-        self, at: datetime, *, line: int, depth: int, chain: list[dict[str, Any]]
+        self, at: datetime, *, line: int, depth: int, chain: list[CascadeStep]
     ) -> None:
         self.trigger_event(self.CascadeHalted, timestamp=at, line=line, depth=depth, chain=chain)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.ids import stream_id
 from domain.journal import JournaledAggregate
-from domain.settings import PortalSettings
+from domain.settings import PortalChanges, PortalSettings, SettingsRecord
 
 
 class Portal(JournaledAggregate):
@@ -20,8 +19,8 @@ class Portal(JournaledAggregate):
         pass
 
     class SettingsChanged(Aggregate.Event):
-        changes: dict[str, Any]
-        settings: dict[str, Any]
+        changes: PortalChanges
+        settings: SettingsRecord
         actor: str | None
         line: int
 
@@ -59,7 +58,7 @@ class Portal(JournaledAggregate):
         return cls._create(cls.Opened, timestamp=at)
 
     def change_settings(
-        self, changes: dict[str, Any], at: datetime, actor: str | None, line: int
+        self, changes: PortalChanges, at: datetime, actor: str | None, line: int
     ) -> None:
         settings = self.settings.changed(changes).as_dict()
         self.trigger_event(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from domain.configs import AutoExecute, TemplateConfig
+from domain.decisions import CheckRecord, CheckValue
+from domain.json import JsonObject
 from domain.settings import REST_LICENCES, PortalSettings
 from domain.vocabulary import (
     BACKGROUND_CHANNELS,
@@ -302,7 +303,7 @@ class Change:
     trigger: Trigger
     channel: str
     changed: tuple[str, ...] = ()
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: JsonObject = field(default_factory=dict)
 
     @property
     def is_background(self) -> bool:
@@ -338,7 +339,7 @@ class Check:
     """One step of the decision order: the rule it landed on and the values it looked at."""
 
     rule: str
-    values: dict[str, Any]
+    values: Mapping[str, CheckValue]
 
     @property
     def name(self) -> str:
@@ -352,7 +353,7 @@ class Check:
     def passed(self) -> bool:
         return RULES[self.rule].reason is None
 
-    def as_record(self) -> list[Any]:
+    def as_record(self) -> CheckRecord:
         """The compact form kept in the decision event: `[rule, values]`."""
         return [self.rule, self.values]
 
@@ -384,7 +385,7 @@ def _channel(change: Change, _: TemplateConfig, situation: Situation) -> Check:
         return Check("channel.disk_process_change", {"channel": channel})
     if channel in ("bizproc", "robot"):
         within = situation.settings.start_bp_within_bp
-        values = {"channel": channel, "start_bp_within_bp": within}
+        values: dict[str, CheckValue] = {"channel": channel, "start_bp_within_bp": within}
         if module is Module.CRM:
             return Check("channel.within_bp" if within else "channel.inner", values)
         return Check("channel.inner", values)
@@ -430,7 +431,7 @@ def feature_enabled(module: Module, settings: PortalSettings) -> bool:
 
 def _feature(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     settings = situation.settings
-    values: dict[str, Any] = {"plan": settings.plan, "bizproc": settings.bizproc}
+    values: dict[str, CheckValue] = {"plan": settings.plan, "bizproc": settings.bizproc}
     module = change.document_type.module
     if module is Module.FEED:
         values["lists_processes"] = settings.lists_processes
@@ -449,7 +450,7 @@ def _container(change: Change, _: TemplateConfig, situation: Situation) -> Check
 
 
 def _active(change: Change, template: TemplateConfig, __: Situation) -> Check:
-    values: dict[str, Any] = {"active": template.active}
+    values: dict[str, CheckValue] = {"active": template.active}
     if change.is_legacy_crm_rest:
         return Check("active.legacy_rest", {**values, "channel": change.channel})
     return Check("active.yes" if template.active else "active.no", values)
@@ -506,7 +507,7 @@ def _parameters(change: Change, template: TemplateConfig, _: Situation) -> Check
     missing = template.unset_parameters(change.parameters)
     if module is Module.DISK:
         given, wanted = bool(change.parameters), bool(template.parameters)
-        values: dict[str, Any] = {"values_given": given, "template_has_parameters": wanted}
+        values: dict[str, CheckValue] = {"values_given": given, "template_has_parameters": wanted}
         if given != wanted:
             return Check("parameters.disk_mismatch", values)
         if not given:
@@ -520,7 +521,7 @@ def _parameters(change: Change, template: TemplateConfig, _: Situation) -> Check
 
 def _limit(change: Change, _: TemplateConfig, situation: Situation) -> Check:
     settings = situation.settings
-    values: dict[str, Any] = {
+    values: dict[str, CheckValue] = {
         "limit": settings.limit,
         "running": situation.running,
         "policy": settings.limit_policy,

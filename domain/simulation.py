@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypeAlias, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.ids import stream_id
 from domain.journal import JournaledAggregate
+
+# A process's completion on the agenda, as kept: [due, sequence, element, process]. Stores made
+# before the creation order was kept hold [due, element, number, process].
+AgendaRecord: TypeAlias = list[datetime | int | str]
+
+
+class Checkpoint(TypedDict):
+    """What the next replay into the same store needs to carry on where this one stopped."""
+
+    clock: datetime | None
+    last_ids: dict[str, int]
+    agenda: list[AgendaRecord]
+    queues: list[str]
+    created: int
 
 
 class Simulation(JournaledAggregate):
@@ -19,7 +33,7 @@ class Simulation(JournaledAggregate):
     class_version = 2
 
     @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
+    def upcast_v1_v2(state: dict[str, object]) -> None:
         state["last_digest"] = ""
         state["created"] = 0
 
@@ -39,13 +53,13 @@ class Simulation(JournaledAggregate):
         lines: int
         clock: datetime | None
         last_ids: dict[str, int]
-        agenda: list[list[Any]]
+        agenda: list[AgendaRecord]
         queues: list[str]
         digest: str
         created: int
 
         @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
+        def upcast_v1_v2(state: dict[str, object]) -> None:
             state["digest"] = ""
             state["created"] = 0
 
@@ -66,7 +80,7 @@ class Simulation(JournaledAggregate):
         self.open_replay: int | None = None
         self.clock: datetime | None = None
         self.last_ids: dict[str, int] = {}
-        self.agenda: list[list[Any]] = []
+        self.agenda: list[AgendaRecord] = []
         self.queues: list[str] = []
         self.last_digest = ""
         self.created = 0
@@ -86,7 +100,7 @@ class Simulation(JournaledAggregate):
         lines: int,
         clock: datetime | None,
         last_ids: dict[str, int],
-        agenda: list[list[Any]],
+        agenda: list[AgendaRecord],
         queues: list[str],
         created: int,
         at: datetime,

@@ -6,13 +6,13 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from domain.configs import TemplateConfig
+from domain.configs import Action, TemplateChanges, TemplateConfig
 
 # `Decision` was defined here: still importable from this module.
 from domain.decisions import Decision as Decision  # noqa: PLC0414 - an explicit re-export
-from domain.elements import Element, Origin
+from domain.elements import CascadeStep, Element, Origin
 from domain.errors import (
     ChannelNotAllowed,
     ChannelOff,
@@ -25,9 +25,11 @@ from domain.errors import (
     UnknownElement,
 )
 from domain.faults import decision_order, per_template_constants, reverses_queue
+from domain.json import JsonObject
 from domain.portal import Portal
 from domain.rules import LIST_MODULES, Change, Situation, decide, list_untuned, refuses_write
-from domain.simulation import Simulation
+from domain.settings import PortalChanges
+from domain.simulation import AgendaRecord, Checkpoint, Simulation
 from domain.templates import Template
 from domain.vocabulary import (
     DocumentType,
@@ -58,7 +60,7 @@ class _Execution:
     """One root of work: a traffic line, or a queued instance that starts later."""
 
     line: int
-    chain: list[dict[str, Any]] = field(default_factory=list)
+    chain: list[CascadeStep] = field(default_factory=list)
     halted: bool = False
 
 
@@ -91,7 +93,7 @@ class Starter:
         # Processes created so far: completions due at one instant happen in creation order.
         self.created = simulation.created
         self.agenda: list[tuple[datetime, int, str, str]] = [
-            _agenda_entry(*entry) for entry in simulation.agenda
+            _agenda_entry(entry) for entry in simulation.agenda
         ]
         heapq.heapify(self.agenda)
         self.queues = set(simulation.queues)
@@ -119,19 +121,19 @@ class Starter:
     def now(self) -> datetime:
         return self.clock or EPOCH
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self) -> Checkpoint:
         """What the next replay into the same store needs to carry on."""
         return {
             "clock": self.clock,
             "last_ids": dict(sorted(self.last_ids.items())),
-            "agenda": [list(entry) for entry in sorted(self.agenda)],
+            "agenda": [[due, n, name, process] for due, n, name, process in sorted(self.agenda)],
             "queues": sorted(self.queues),
             "created": self.created,
         }
 
     # Settings
 
-    def change_portal(self, changes: dict[str, Any], *, actor: str | None, line: int) -> None:
+    def change_portal(self, changes: PortalChanges, *, actor: str | None, line: int) -> None:
         self.portal.change_settings(changes, self.now, actor, line)
         for name in sorted(self.queues):
             element = self.elements.get(name)
@@ -144,33 +146,38 @@ class Starter:
         self.portal.configure_container(doc_type, enabled, self.now, actor, line)
 
     def configure_template(
-        self, template_id: int, given: dict[str, Any], *, actor: str | None
+        self, template_id: int, given: TemplateChanges, *, actor: str | None
     ) -> TemplateConfig:
         template = self.templates.get(template_id)
         changed_at = None if self.clock is None else self.clock.isoformat()
-        stamp: dict[str, Any] = {"changed_by": actor, "changed_at": changed_at}
         if template is None:
-            return self._register_template(template_id, given, stamp)
+            return self._register_template(template_id, given, actor, changed_at)
         old = template.config
         if given.get("document_type", old.document_type) != old.document_type:
             raise DocumentTypeFixed(old.document_type, given["document_type"])
-        changes: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
-        }
-        if "duration" in changes:
-            changes["duration_s"] = changes.pop("duration")
-        changes.pop("document_type", None)
-        config = replace(old, version=old.version + 1, **changes, **stamp)
+        config = replace(
+            old,
+            version=old.version + 1,
+            auto_execute=given.get("auto_execute", old.auto_execute),
+            active=given.get("active", old.active),
+            parameters=tuple(given.get("parameters", old.parameters)),
+            constants=tuple(given.get("constants", old.constants)),
+            duration_s=given.get("duration", old.duration_s),
+            actions=tuple(given.get("actions", old.actions)),
+            changed_by=actor,
+            changed_at=changed_at,
+        )
         template.reconfigure(config, sorted(given), self.now)
         return config
 
     def _register_template(
-        self, template_id: int, given: dict[str, Any], stamp: dict[str, Any]
+        self, template_id: int, given: TemplateChanges, actor: str | None, changed_at: str | None
     ) -> TemplateConfig:
         """A template's first line: its version 1, listed with its document type's others."""
-        for required in ("document_type", "auto_execute"):
-            if required not in given:
-                raise TemplateIncomplete(required)
+        if "document_type" not in given:
+            raise TemplateIncomplete("document_type")
+        if "auto_execute" not in given:
+            raise TemplateIncomplete("auto_execute")
         config = TemplateConfig(
             template=template_id,
             document_type=given["document_type"],
@@ -181,7 +188,8 @@ class Starter:
             constants=tuple(given.get("constants", ())),
             duration_s=given.get("duration", 0),
             actions=tuple(given.get("actions", ())),
-            **stamp,
+            changed_by=actor,
+            changed_at=changed_at,
         )
         template = Template.register(config, self.now)
         self.templates[template_id] = template
@@ -200,8 +208,8 @@ class Starter:
         channel: str,
         line: int,
         actor: str | None = None,
-        fields: dict[str, Any] | None = None,
-        parameters: dict[str, Any] | None = None,
+        fields: JsonObject | None = None,
+        parameters: JsonObject | None = None,
     ) -> None:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.ADD)
@@ -229,10 +237,10 @@ class Starter:
         name: str,
         *,
         channel: str,
-        changed: dict[str, Any],
+        changed: JsonObject,
         line: int,
         actor: str | None = None,
-        parameters: dict[str, Any] | None = None,
+        parameters: JsonObject | None = None,
     ) -> None:
         parsed = element_name(name)
         self._check_channel(parsed.document_type, channel, Trigger.CHANGE)
@@ -299,7 +307,7 @@ class Starter:
                 stack.append(caused)
 
     def _add(
-        self, parsed: ElementName, origin: Origin, execution: _Execution, fields: dict[str, Any]
+        self, parsed: ElementName, origin: Origin, execution: _Execution, fields: JsonObject
     ) -> Round:
         """Creates the element now; returns its round, for `_run`."""
         name, dt = str(parsed), parsed.document_type
@@ -343,7 +351,7 @@ class Starter:
         dt: DocumentType,
         origin: Origin,
         execution: _Execution,
-        changed: dict[str, Any],
+        changed: JsonObject,
     ) -> Round:
         """Changes the element now; returns its round, for `_run`."""
         change = Change(dt, Trigger.CHANGE, origin.channel, tuple(changed), origin.parameters)
@@ -441,7 +449,7 @@ class Starter:
         for config, process in started:
             if execution.halted:
                 return
-            step = {
+            step: CascadeStep = {
                 "depth": depth,
                 "element": element.name,
                 "trigger": change.trigger.value,
@@ -496,7 +504,7 @@ class Starter:
         self,
         element: Element,
         dt: DocumentType,
-        actions: list[dict[str, Any]],
+        actions: list[Action],
         process: str,
         *,
         execution: _Execution,
@@ -521,10 +529,10 @@ class Starter:
         execution.halted = True
         chain = list(execution.chain)
         element.halt_cascade(self.now, line=execution.line, depth=depth, chain=chain)
-        root = chain[0] if chain else {"element": element.name}
+        root = chain[0]["element"] if chain else element.name
         self.on_warning(
             f"line {execution.line}: runaway cascade stopped at depth {depth} on {element.name} "
-            f"(started by {root['element']}; {len(chain)} process-made changes in the chain)"
+            f"(started by {root}; {len(chain)} process-made changes in the chain)"
         )
 
     def _drain(self, element: Element, at: datetime) -> None:
@@ -565,8 +573,16 @@ def _process_number(process: str) -> int:
     return int(process.rsplit("#", 1)[1])
 
 
-def _agenda_entry(due: datetime, *rest: Any) -> tuple[datetime, int, str, str]:
+def _agenda_entry(entry: AgendaRecord) -> tuple[datetime, int, str, str]:
     """A stored agenda entry; stores made before creation order was kept have no sequence."""
-    if isinstance(rest[0], str):  # [due, element, number, process]: ordered as before
-        return due, 0, rest[0], rest[2]
-    return due, rest[0], rest[1], rest[2]
+    due, sequence, name, process = entry
+    if isinstance(sequence, str):  # [due, element, number, process]: ordered as before
+        sequence, name = 0, sequence
+    if not (
+        isinstance(due, datetime)
+        and isinstance(sequence, int)
+        and isinstance(name, str)
+        and isinstance(process, str)
+    ):
+        raise TypeError(f"an agenda entry is [due, sequence, element, process], not {entry}")
+    return due, sequence, name, process

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.configs import TemplateConfig
+from domain.configs import TemplateConfig, TemplateRecord
 from domain.ids import stream_id
 from domain.journal import JournaledAggregate
 
@@ -18,11 +17,11 @@ class Template(JournaledAggregate):
 
     class Registered(Aggregate.Created):
         template: int
-        config: dict[str, Any]
+        config: TemplateRecord
 
     class Reconfigured(Aggregate.Event):
         changes: list[str]
-        config: dict[str, Any]
+        config: TemplateRecord
 
         def apply(self, template: Template) -> None:
             template.config = TemplateConfig.from_dict(self.config)
@@ -31,7 +30,7 @@ class Template(JournaledAggregate):
     def create_id(template: int) -> UUID:
         return stream_id("template", template)
 
-    def __init__(self, template: int, config: dict[str, Any]) -> None:
+    def __init__(self, template: int, config: TemplateRecord) -> None:
         self.template = template
         self.config = TemplateConfig.from_dict(config)
 

@@ -17,9 +17,7 @@ One difference remains: orjson writes NaN and infinities as `null`, where `json`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import orjson
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
@@ -28,20 +26,19 @@ from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredEr
 _UUID_TEXT = re.compile(rb'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"')
 _UUID_HYPHENS = 4
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-# A subclass without a transcoding is written as its base: `str.__str__` gives the characters
-# of a `(str, Enum)` member, where `str()` would give its name.
-_PLAIN: tuple[tuple[type, Callable[[Any], object]], ...] = (
-    (str, str.__str__),
-    (int, int.__int__),
-    (dict, dict),
-    (list, list),
-)
 
 
 class OrjsonTranscoder(JSONTranscoder):
     """The library's JSON transcoder, encoding with orjson; it decodes as the library does."""
 
-    def encode(self, obj: Any) -> bytes:
+    def __init__(self) -> None:
+        super().__init__()
+        # The last datetime tagged, and its tag: the events of one round share their timestamp
+        # object, so it is written once. Identity, not equality: equal instants can differ in
+        # offset. Only datetimes, which cannot change.
+        self._last: tuple[object, object] = (None, None)
+
+    def encode(self, obj: object) -> bytes:
         try:
             data = orjson.dumps(obj, default=self._default, option=_OPTIONS)
         except orjson.JSONEncodeError as error:
@@ -54,13 +51,6 @@ class OrjsonTranscoder(JSONTranscoder):
             return super().encode(obj)
         return data
 
-    def __init__(self) -> None:
-        super().__init__()
-        # The last datetime tagged, and its tag: the events of one round share their timestamp
-        # object, so it is written once. Identity, not equality: equal instants can differ in
-        # offset. Only datetimes, which cannot change.
-        self._last: tuple[object, object] = (None, None)
-
     def _default(self, obj: object) -> object:
         last, tagged = self._last
         if obj is last:
@@ -71,8 +61,14 @@ class OrjsonTranscoder(JSONTranscoder):
             if type(obj) is datetime:
                 self._last = (obj, tagged)
             return tagged
-        for base, plain in _PLAIN:
-            if isinstance(obj, base):
-                # What `json` does with a subclass it has no transcoding for.
-                return plain(obj)
+        # What `json` does with a subclass it has no transcoding for: writes it as its base
+        # (`str.__str__` gives the characters of a `(str, Enum)` member, `str()` its name).
+        if isinstance(obj, str):
+            return str.__str__(obj)
+        if isinstance(obj, int):
+            return int.__int__(obj)
+        if isinstance(obj, dict):
+            return dict(obj)
+        if isinstance(obj, list):
+            return list(obj)
         return self._encode_obj(obj)  # raises the library's own TypeError

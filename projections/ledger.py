@@ -14,6 +14,7 @@ from uuid import UUID
 import orjson
 
 from domain.compressor import EventCompressor
+from domain.configs import TemplateRecord
 from domain.decisions import EVENT_FIELDS
 from domain.elements import Element
 from domain.portal import Portal
@@ -347,7 +348,7 @@ class AuditLedger:
         self._template(page, position, event.config, event.changes)
 
     def _template(
-        self, page: Page, position: int, config: dict[str, Any], changes: list[str]
+        self, page: Page, position: int, config: TemplateRecord, changes: list[str]
     ) -> None:
         page.templates.append(
             {

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
-from domain.configs import AutoExecute, TemplateConfig, is_missing
+from domain.configs import AutoExecute, TemplateConfig, TemplateRecord, is_missing
 from domain.rules import LIST_MODULES, RULES, Change, Situation, decide, list_untuned
 from domain.settings import PortalSettings
 from domain.vocabulary import Module, Outcome, Trigger, document_type
@@ -166,7 +166,8 @@ def decide_under(moment: Moment, settings: tuple[Setting, ...]) -> tuple[Outcome
 
 def _reconfigured(config: TemplateConfig, field: str, value: Any) -> TemplateConfig:
     """The configuration with one field forced, as `whatif --set template.N.FIELD` forces it."""
-    data = config.as_dict() | {field: value}
+    # FIELD is a template line's key with a value checked as that key's (simulations.overrides).
+    data = cast("TemplateRecord", config.as_dict() | {field: value})
     return TemplateConfig.from_dict(data)
 
 

@@ -9,10 +9,12 @@ first.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
+from domain.configs import TemplateChanges
+from domain.settings import PortalChanges
 from domain.vocabulary import Channel
 
 _CHANNELS = {channel.value: channel for channel in Channel}
@@ -29,7 +31,7 @@ class Line(msgspec.Struct, frozen=True, tag_field="op"):
 class ChangePortal(Line, frozen=True, tag="portal"):
     """`portal`: settings that change from now on (only the ones given)."""
 
-    changes: dict[str, Any]
+    changes: PortalChanges
 
 
 class ConfigureContainer(Line, frozen=True, tag="container"):
@@ -43,7 +45,7 @@ class ConfigureTemplate(Line, frozen=True, tag="template"):
     """`template`: a template registered or changed (only the keys given)."""
 
     template: int
-    config: dict[str, Any]
+    config: TemplateChanges
 
 
 class CreateElement(Line, frozen=True, tag="create"):
@@ -90,15 +92,15 @@ Command = (
 
 
 def make_command(op: str, line: Line, data: dict[str, Any]) -> Command:
-    """The typed command of a checked line's op and fields."""
+    """The typed command of a checked line's op and fields (`data` passed the line's checks)."""
     where = (line.line, line.at, line.actor)
     if op == "portal":
-        return ChangePortal(*where, data)
+        return ChangePortal(*where, cast("PortalChanges", data))
     if op == "container":
         return ConfigureContainer(*where, data["document_type"], data["bizproc_enabled"])
     if op == "template":
         config = {k: v for k, v in data.items() if k != "template"}
-        return ConfigureTemplate(*where, data["template"], config)
+        return ConfigureTemplate(*where, data["template"], cast("TemplateChanges", config))
     if op == "create":
         return CreateElement(
             *where,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from domain.settings import EDITIONS, LICENCES, PLANS, POLICIES, PortalSettings
+from domain.settings import EDITIONS, LICENCES, PLANS, POLICIES, PortalChanges, PortalSettings
 from domain.vocabulary import CRM_CLASSIC, CRM_FACTORY, Module, Trigger, document_type
 
 Line = dict[str, Any]
@@ -184,7 +184,7 @@ class TrafficState:
         op = line["op"]
         if op == "portal":
             given = {k: v for k, v in line.items() if k not in ("op", "at", "actor")}
-            self.settings = self.settings.changed(given)
+            self.settings = self.settings.changed(cast("PortalChanges", given))
         elif op == "container":
             self.container_types.add(line["document_type"])
         elif op == "template":

@@ -132,4 +132,4 @@ class InForce:
                 yield template, (bounds[i], bounds[i + 1]), version
 
 
-DEFAULT_SETTINGS = PortalSettings().as_dict()
+DEFAULT_SETTINGS: dict[str, Any] = dict(PortalSettings().as_dict())
