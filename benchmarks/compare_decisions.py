@@ -29,8 +29,11 @@ from pathlib import Path
 from domain.stores import parse_store
 from simulations.replay import open_store, replay
 
+import domain
+
 traffic, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
+(out.parent / (out.name + ".source")).write_text(domain.__file__)
 for path in sorted(traffic.glob("*.jsonl")):
     with tempfile.TemporaryDirectory() as folder:
         app = open_store(parse_store(str(Path(folder) / "s.db")))
@@ -62,6 +65,9 @@ def _decide(tree: Path, traffic: Path, out: Path) -> None:
         cwd=tree,
         env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
     )
+    source = Path(out.parent / (out.name + ".source")).read_text()
+    if not Path(source).resolve().is_relative_to(tree.resolve()):
+        sys.exit(f"the {out.name} run imported {source}, not the code of {tree}")
 
 
 def main() -> int:

@@ -64,6 +64,8 @@ class WrittenPages:
         """Folds one stored batch (`domain.application.OnStored`)."""
         if not recordings:
             return
+        # Every event of the batch belongs to an element named here: nothing older is needed.
+        self._ledger.names.clear()
         for stream, name in names.items():
             self._ledger.remember(stream, name)
         page = Page()
