@@ -109,9 +109,24 @@ SAMPLES: list[object] = [
     {"money": Decimal("1.10"), "none": None, "yes": True, "pi": 3.25, "text": 'Привет "q"'},
     {"enums": [Colour.RED, Mixed.BLUE, Size.BIG], "big": 2**70, "neg": -(2**63)},
     {1: "int key"},
+    # Strings that read like tags, a tag-shaped dict that is not one, a tag at the top.
+    {"at": _AT, "text": "_type_", "_type_": "uuid_hex"},
+    {"at": _AT, "shape": {"_type_": "nothing", "other": 1}},
+    _AT,
+    UUID(int=9),
     [],
     "plain",
 ]
+
+
+def test_reads_what_only_the_library_writes() -> None:
+    library, ours = _both()
+    for sample in ({"x": float("nan"), "at": _AT}, {"big": 2**80, "at": _AT}):
+        data = library.encode(sample)
+        decoded = ours.decode(data)
+        assert isinstance(decoded, dict)
+        assert decoded["at"] == _AT
+        assert library.encode(decoded) == data
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=range(len(SAMPLES)))
