@@ -102,7 +102,7 @@ def _probe_postgres(store: StoreAddress) -> None:
 def replay(
     app: AutostartApplication,
     lines: Iterable[str],
-    deliver: Callable[[IO[str]], None],
+    deliver: Callable[[IO[str]], None] | None,
     *,
     source: str = "-",
     max_depth: int = MAX_CASCADE_DEPTH,
@@ -115,9 +115,9 @@ def replay(
 ) -> ReplaySummary:
     """Applies every traffic line in order; on a bad line the store is left as it was.
 
-    The decisions are handed to `deliver` (a readable stream of JSON Lines) only once the
-    whole stream has been applied and saved, and the replay is marked finished only once
-    `deliver` has returned: a replay killed at any moment before that is still open, and the
+    The decisions are handed to `deliver` (a readable stream of JSON Lines; None when they are
+    not wanted, as in `simulate`, spares writing them) only once the whole stream has been
+    applied and saved, and the replay is marked finished only once `deliver` has returned: a replay killed at any moment before that is still open, and the
     next replay into the store takes it back, so running the same command again gives the same
     decisions. `digest` (the traffic file's SHA-256) is recorded with the replay: a replay of
     the same digest right after it raises AlreadyRecordedError and applies nothing, so a
@@ -147,7 +147,7 @@ def replay(
                     events_in_order,
                     simulation,
                     lines,
-                    spool,
+                    None if deliver is None else spool,
                     source,
                     max_depth,
                     batch_lines,
@@ -156,8 +156,9 @@ def replay(
                     faults,
                     on_stored,
                 )
-                spool.seek(0)
-                deliver(spool)
+                if deliver is not None:
+                    spool.seek(0)
+                    deliver(spool)
                 # The commit that makes the replay final comes after the delivery.
                 summary = replace(summary, events=summary.events + finish(digest))
         except BaseException:
@@ -194,7 +195,7 @@ def _apply(
     events_in_order: list[Any],
     simulation: Simulation,
     lines: Iterable[str],
-    spool: IO[str],
+    spool: IO[str] | None,
     source: str,
     max_depth: int,
     batch_lines: int,
@@ -212,7 +213,8 @@ def _apply(
 
     def record(decision: Decision) -> None:
         counts["decisions"] += 1
-        spool.write(dumps(decision.as_dict()) + "\n")
+        if spool is not None:
+            spool.write(dumps(decision.as_dict()) + "\n")
 
     def warn(message: str) -> None:
         counts["warnings"] += 1

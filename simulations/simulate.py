@@ -61,7 +61,7 @@ def simulate(
     on_warning: Callable[[str], None] = lambda _: None,
     on_progress: Callable[[int], None] = lambda _: None,
     on_phase: Callable[[str], None] = lambda _: None,
-    deliver: Callable[[IO[str]], None] = lambda _: None,
+    deliver: Callable[[IO[str]], None] | None = None,
 ) -> SimulationResult:
     """Streams the generated traffic straight into the replay (nothing held in memory).
 
