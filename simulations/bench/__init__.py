@@ -1,0 +1,1 @@
+"""`autostart bench`: the project's speed, each figure beside a baseline measured in one run."""
