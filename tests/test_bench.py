@@ -218,3 +218,39 @@ def _read(controller: int) -> bytes:
         return os.read(controller, 4096)
     except OSError:
         return b""
+
+
+# The command line with some modules made unimportable, as if their extra were not installed.
+WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None
+from simulations.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_without_pandas_the_frame_is_skipped_saying_why(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT, "pandas", "bench", "--lines", "100", "--runs", "1",
+         "--json"],
+        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)["figures"]
+    assert figures["frame"] == {"skipped": "pandas is not installed (the [report] extra)"}
+    assert figures["replay"]["value"] > 0
+
+
+def test_a_postgresql_bench_without_psycopg_names_the_extra(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT, "psycopg,psycopg_pool", "bench", "--store", "postgresql"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert "this needs the [postgres] extra" in done.stderr
+    assert "Traceback" not in done.stderr

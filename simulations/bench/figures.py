@@ -98,7 +98,7 @@ def render_table(heading: str, figures: Sequence[Figure | Skipped], notes: Seque
             (
                 _label(figure.name),
                 figure.shown,
-                f"{figure.baseline_name} {figure.baseline_shown}".strip(),
+                figure.baseline_shown,
                 ratio_text(figure.ratio),
                 figure.target.describe(figure.unit) if figure.target else "-",
                 "-" if met is None else ("yes" if met else "no"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.stores import parse_store
+from simulations.bench import SCENARIO
 from simulations.bench.baselines import profile, raw_insert, read_and_decode
 from simulations.bench.figures import Figure, Skipped, Target, median, render_table
 from simulations.bench.reads import commonest_kind, elements_of, frame_seconds, why_seconds
@@ -19,7 +20,6 @@ from simulations.bench.stores import BenchStores, Sizes
 from simulations.bench.writes import WriteTimes, write_again
 from simulations.replay import BATCH_LINES
 
-SCENARIO = "typical-cloud"
 # `why` is compared with a store of about this many events.
 WHY_SMALL_EVENTS = 10_000
 MIB = 1024 * 1024
@@ -115,15 +115,16 @@ class Bench:
         why_small = why_seconds(small_address, small_elements, self.runs)
         events = stored.events
         replay_s, raw_rate = median([r.seconds for r in replays]), events / median(raw)
+        raw_name = "raw COPY" if self.stores.kind == "postgres" else "raw executemany"
         figures: list[Figure | Skipped] = [
             Figure(
                 "replay",
                 events / replay_s,
                 "events/s",
                 f"{events / replay_s:,.0f} events/s ({self.lines / replay_s:,.0f} lines/s)",
-                "raw COPY" if self.stores.kind == "postgres" else "raw executemany",
+                raw_name,
                 raw_rate,
-                f"{raw_rate:,.0f} rows/s",
+                f"{raw_name} {raw_rate:,.0f} rows/s",
                 events / replay_s / raw_rate,
                 Target(at_least=True, limit=REPLAY_TARGET[self.stores.kind]),
                 {
@@ -133,7 +134,7 @@ class Bench:
                     "aggregates": stored.aggregates,
                 },
             ),
-            *_writes(writes, raw_rate, batch),
+            *_writes(writes, raw_name, raw_rate, batch),
             _rated(
                 "rebuild",
                 events,
@@ -147,9 +148,9 @@ class Bench:
                 median(why_big),
                 "s",
                 f"{median(why_big):.3f} s on {events:,} events",
-                "on",
+                "why on a ~10k-event store",
                 median(why_small),
-                f"{small_events:,} events {median(why_small):.3f} s",
+                f"{median(why_small):.3f} s on {small_events:,} events",
                 median(why_big) / median(why_small),
                 WHY_TARGET,
                 {"kind": kind, "small_store_events": small_events, "asked": len(why_big)},
@@ -186,7 +187,7 @@ class Bench:
         )
 
     def _frame(self, address: str) -> Figure | Skipped:
-        if importlib.util.find_spec("pandas") is None:
+        if not _installed("pandas"):
             return Skipped("frame", "pandas is not installed (the [report] extra)")
         self.say("decisions frame")
         store = parse_store(address)
@@ -199,7 +200,7 @@ class Bench:
             f"{loaded:.3f} s for {timed[0][2]:,} decisions",
             "pandas.read_sql",
             read,
-            f"{read:.3f} s",
+            f"pandas.read_sql {read:.3f} s",
             loaded / read,
         )
 
@@ -237,7 +238,16 @@ class Bench:
         return address, profile(store, self.stores.events_table(store)).events
 
 
-def _writes(writes: WriteTimes, raw_rate: float, batch: int) -> list[Figure | Skipped]:
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module without a spec
+        return False
+
+
+def _writes(
+    writes: WriteTimes, raw_name: str, raw_rate: float, batch: int
+) -> list[Figure | Skipped]:
     rate = writes.events / median(writes.batched)
     saved = writes.saved_events / median(writes.per_aggregate)
     return [
@@ -246,9 +256,9 @@ def _writes(writes: WriteTimes, raw_rate: float, batch: int) -> list[Figure | Sk
             rate,
             "events/s",
             f"{rate:,.0f} events/s",
-            "raw",
+            raw_name,
             raw_rate,
-            f"{raw_rate:,.0f} rows/s",
+            f"{raw_name} {raw_rate:,.0f} rows/s",
             rate / raw_rate,
             details={"batch_events": batch, "batches": writes.batches},
         ),
@@ -259,7 +269,7 @@ def _writes(writes: WriteTimes, raw_rate: float, batch: int) -> list[Figure | Sk
             f"{rate:,.0f} events/s",
             "per-aggregate save()",
             saved,
-            f"{saved:,.0f} events/s (first {writes.saved_events:,} events)",
+            f"save() per aggregate {saved:,.0f} events/s (first {writes.saved_events:,})",
             rate / saved,
             details={"saved_events": writes.saved_events, "saves": writes.saves},
         ),
@@ -283,7 +293,7 @@ def _rated(
         f"{rate:,.0f} events/s",
         baseline_name,
         baseline,
-        f"{baseline:,.0f} events/s",
+        f"{baseline_name} {baseline:,.0f} events/s",
         rate / baseline,
         target,
         {
@@ -306,9 +316,9 @@ def _memory(big: list[Run], tenth: list[Run], tenth_lines: int) -> Figure | Skip
         at_n,
         "MiB",
         f"{at_n:,.1f} MiB peak",
-        "at",
+        "peak at N/10 lines",
         at_tenth,
-        f"{tenth_lines:,} lines {at_tenth:,.1f} MiB",
+        f"{at_tenth:,.1f} MiB at {tenth_lines:,} lines",
         at_n / at_tenth,
         MEMORY_TARGET,
     )
@@ -324,7 +334,9 @@ def _size(sizes: Sizes, events: int) -> Figure:
         f"{whole:,.0f} B/event ({sizes.whole_bytes / 1e6:,.1f} MB)",
         "events alone",
         alone,
-        f"{alone:,.0f} B/event" if alone is not None else "unknown (no dbstat in this SQLite)",
+        f"events alone {alone:,.0f} B/event"
+        if alone is not None
+        else "events alone: unknown (this SQLite has no dbstat)",
         None,
         SIZE_TARGET,
         {"store_bytes": sizes.whole_bytes, "events_bytes": sizes.events_bytes},

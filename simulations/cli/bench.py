@@ -9,12 +9,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.stores import StoreAddressError, parse_store
-from simulations.bench.measure import SCENARIO, Bench
-from simulations.bench.stores import BenchStores, SqliteStores
+from simulations.bench import SCENARIO
 from simulations.cli.common import EXIT_OK, UsageError, count_option, require_extra
+
+if TYPE_CHECKING:
+    from simulations.bench.stores import BenchStores
 
 MIN_LINES = 100
 STORES = "sqlite, postgresql (a throwaway server) or postgresql://USER:PASSWORD@HOST:PORT/DB"
@@ -46,6 +48,9 @@ def _store(text: str) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    # Imported here: every other command starts without the bench's modules.
+    from simulations.bench.measure import Bench  # noqa: PLC0415
+
     if args.store != "sqlite":
         require_extra("postgres", "psycopg", "psycopg_pool")
     say = _progress(args.quiet)
@@ -66,6 +71,8 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 
 @contextmanager
 def _stores(choice: str, folder: Path, say: Callable[[str], None]) -> Iterator[BenchStores]:
+    from simulations.bench.stores import SqliteStores  # noqa: PLC0415 - see cmd_bench
+
     if choice == "sqlite":
         sqlite = SqliteStores(folder)
         try:
