@@ -14,7 +14,7 @@ from simulations.bench.baselines import LibraryApplication
 
 # The library's per-aggregate save() commits once a run of events: at a few thousand events a
 # second it gets the first events only, enough for a steady rate.
-SAVE_SAMPLE = 25_000
+SAVE_SAMPLE = 10_000
 
 
 @dataclass
