@@ -50,6 +50,7 @@ def _store(text: str) -> str:
 def cmd_bench(args: argparse.Namespace) -> int:
     # Imported here: every other command starts without the bench's modules.
     from simulations.bench.measure import Bench  # noqa: PLC0415
+    from simulations.bench.results import result_of  # noqa: PLC0415
 
     if args.store != "sqlite":
         require_extra("postgres", "psycopg", "psycopg_pool")
@@ -58,7 +59,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         tempfile.TemporaryDirectory(prefix="autostart-bench-") as folder,
         _stores(args.store, Path(folder), say) as stores,
     ):
-        result = Bench(args.lines, args.runs, stores, Path(folder), say).run()
+        result = result_of(Bench(args.lines, args.runs, stores, Path(folder), say).run())
     print(json.dumps(result.as_dict(), indent=2) if args.json else result.render())
     return EXIT_OK
 
