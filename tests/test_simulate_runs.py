@@ -12,9 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulations.generate import generate
 from simulations.scenario import load
+from simulations.simulate import percentages
 
 START = datetime.fromisoformat("2026-03-02T09:00:00+03:00")
 
@@ -208,3 +211,14 @@ def test_simulate_on_a_terminal_shows_a_running_count(tmp_path: Path) -> None:
     text = shown.decode()
     assert re.search(r"\rsimulate typical-cloud: replay [\d,]+ traffic lines, [\d,]+/s", text)
     assert "project" in text
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=8))
+def test_phase_shares_are_whole_percentages_adding_up_to_100(seconds: list[float]) -> None:
+    shares = percentages(seconds)
+
+    total = sum(seconds)
+    assert len(shares) == len(seconds)
+    assert sum(shares) == (100 if total > 0 else 0)
+    for share, part in zip(shares, seconds, strict=True):
+        assert abs(share - 100 * part / (total or 1)) < 1
