@@ -117,8 +117,9 @@ def replay(
 
     The decisions are handed to `deliver` (a readable stream of JSON Lines; None when they are
     not wanted, as in `simulate`, spares writing them) only once the whole stream has been
-    applied and saved, and the replay is marked finished only once `deliver` has returned: a replay killed at any moment before that is still open, and the
-    next replay into the store takes it back, so running the same command again gives the same
+    applied and saved, and the replay is marked finished only once `deliver` has returned: a
+    replay killed at any moment before that is still open, and the next replay into the store
+    takes it back, so running the same command again gives the same
     decisions. `digest` (the traffic file's SHA-256) is recorded with the replay: a replay of
     the same digest right after it raises AlreadyRecordedError and applies nothing, so a
     command killed after its replay was final can be run again too. The store is held for the

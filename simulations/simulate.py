@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
@@ -35,6 +36,8 @@ class SimulationResult:
     summary: dict[str, Any]
     violations: list[Violation]
     unused_settings: tuple[str, ...] = ()
+    # Seconds of each phase: generate, replay, fold, check (see `simulate`).
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,7 +47,42 @@ class SimulationResult:
             "warnings": self.replay.warnings,
             **self.summary,
             "violations": [v.as_dict() for v in self.violations],
+            "phases": {
+                phase: {"seconds": round(seconds, 3), "percent": percent}
+                for (phase, seconds), percent in zip(
+                    self.phases.items(), percentages(list(self.phases.values())), strict=True
+                )
+            },
         }
+
+
+def percentages(parts: list[float]) -> list[int]:
+    """Whole percentages of the total that add up to exactly 100 (largest remainders)."""
+    total = sum(parts)
+    if not parts or total <= 0:
+        return [0] * len(parts)
+    exact = [100 * part / total for part in parts]
+    shares = [int(share) for share in exact]
+    by_remainder = sorted(range(len(parts)), key=lambda i: shares[i] - exact[i])
+    for i in by_remainder[: 100 - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+class TimedLines(Iterator[str]):
+    """The traffic as the replay pulls it, with the seconds spent making it: generation runs
+    interleaved with the replay, a line at a time, so only this tells the two apart."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = iter(lines)
+        self.seconds = 0.0
+
+    def __next__(self) -> str:
+        started = time.perf_counter()
+        try:
+            return next(self.lines)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def simulate(
@@ -69,7 +107,9 @@ def simulate(
     (e.g. portal.limit_policy). A store that already holds events is continued: the traffic
     starts at its clock (or `start`, not before it) with ids after the ones it used; with
     `new_store` such a store is refused (StoreNotNewError). `on_phase` hears "replay",
-    "project" and "check" as each begins.
+    "project" and "check" as each begins. The result's `phases` are the seconds spent
+    generating the traffic, replaying it (without the generating), folding the read models
+    and checking the laws.
     """
     app = open_store(store)
     db: ReadDatabase | None = None
@@ -94,10 +134,12 @@ def simulate(
         if changed is not None:
             lines = changed.lines(lines)
         db = ReadDatabase(store)
+        timed = TimedLines(lines)
         on_phase("replay")
+        started = time.perf_counter()
         result = replay(
             app,
-            lines,
+            timed,
             deliver,
             source=f"scenario:{scenario.name}",
             max_depth=max_depth,
@@ -106,13 +148,22 @@ def simulate(
             faults=faults,
             on_stored=written.stored,
         )
+        replayed = time.perf_counter()
         on_phase("project")
         catch_up(app, db, on_progress=on_progress, written=written)
+        folded = time.perf_counter()
         on_phase("check")
         summary = summarize(db)
         violations = check_store(db, max_depth=max_depth)
+        checked = time.perf_counter()
+        phases = {
+            "generate": timed.seconds,
+            "replay": replayed - started - timed.seconds,
+            "fold": folded - replayed,
+            "check": checked - folded,
+        }
         unused = changed.unused() if changed is not None else ()
-        return SimulationResult(scenario.name, result, summary, violations, unused)
+        return SimulationResult(scenario.name, result, summary, violations, unused, phases)
     finally:
         written.close()
         if db is not None:

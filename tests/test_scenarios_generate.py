@@ -60,7 +60,12 @@ def test_simulate_gives_the_same_summary_in_every_process(name: str) -> None:
     first, second = autostart(*args, hash_seed=0), autostart(*args, hash_seed=1)
 
     assert first.returncode == 0, first.stderr
-    assert first.stdout == second.stdout
+    # Everything but the phases' times, which are the machine's.
+    summaries = [json.loads(run.stdout) for run in (first, second)]
+    assert [set(summary.pop("phases")) for summary in summaries] == [
+        {"generate", "replay", "fold", "check"}
+    ] * 2
+    assert summaries[0] == summaries[1]
 
 
 def test_another_seed_gives_other_traffic() -> None:

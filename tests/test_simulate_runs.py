@@ -12,9 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulations.generate import generate
 from simulations.scenario import load
+from simulations.simulate import percentages
 
 START = datetime.fromisoformat("2026-03-02T09:00:00+03:00")
 
@@ -151,10 +154,38 @@ def test_a_piped_simulate_says_one_line_per_phase(tmp_path: Path) -> None:
 
     phases = result.stderr.splitlines()
     assert result.returncode == 0, result.stderr
-    assert [line.split(":")[1].split()[0] for line in phases] == ["replay", "project", "check"]
+    assert [line.split(":")[1].split()[0] for line in phases] == [
+        "replay", "project", "check", "phases"
+    ]  # fmt: skip
     assert re.fullmatch(r"simulate typical-cloud: replay 51\d traffic lines in \d+\.\d s",
                         phases[0])  # fmt: skip
     assert "\r" not in result.stderr
+
+
+def test_simulate_says_each_phase_share_of_its_time_and_quiet_hides_it(tmp_path: Path) -> None:
+    shown = autostart("simulate", "typical-cloud", "--lines", "1000", "--store", "s.db",
+                      "--json", cwd=tmp_path)  # fmt: skip
+    quiet = autostart("simulate", "typical-cloud", "--lines", "1000", "--store", "q.db",
+                      "--json", "--quiet", cwd=tmp_path)  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr
+    line = shown.stderr.splitlines()[-1]
+    found = re.fullmatch(
+        r"simulate typical-cloud: phases: generate (\d+)% · replay (\d+)% · fold (\d+)% · "
+        r"check (\d+)% of (\d+\.\d) s",
+        line,
+    )
+    assert found, line
+    assert sum(int(share) for share in found.groups()[:4]) == 100
+    assert int(found[2]) > 0
+    phases = json.loads(shown.stdout)["phases"]
+    assert list(phases) == ["generate", "replay", "fold", "check"]
+    assert sum(phase["percent"] for phase in phases.values()) == 100
+    assert all(phase["seconds"] > 0 for phase in phases.values())
+    assert abs(sum(p["seconds"] for p in phases.values()) - float(found[5])) < 0.1
+    assert quiet.returncode == 0, quiet.stderr
+    assert "phases" not in quiet.stderr
+    assert list(json.loads(quiet.stdout)["phases"]) == list(phases)
 
 
 def test_simulate_on_a_terminal_shows_a_running_count(tmp_path: Path) -> None:
@@ -180,3 +211,14 @@ def test_simulate_on_a_terminal_shows_a_running_count(tmp_path: Path) -> None:
     text = shown.decode()
     assert re.search(r"\rsimulate typical-cloud: replay [\d,]+ traffic lines, [\d,]+/s", text)
     assert "project" in text
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=8))
+def test_phase_shares_are_whole_percentages_adding_up_to_100(seconds: list[float]) -> None:
+    shares = percentages(seconds)
+
+    total = sum(seconds)
+    assert len(shares) == len(seconds)
+    assert sum(shares) == (100 if total > 0 else 0)
+    for share, part in zip(shares, seconds, strict=True):
+        assert abs(share - 100 * part / (total or 1)) < 1

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 from portal import cli as portal
 from portal.cli import collect
 from projections.locks import StoreBusyError
-from simulations.cli import audit, export, notebooks, replay, report, simulate, whatif
+from simulations.cli import audit, bench, export, notebooks, replay, report, simulate, whatif
 from simulations.cli.common import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from simulations.replay import StoreUnavailableError
 from web import cli as web
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         whatif,
         report,
         notebooks,
+        bench,
         portal,
         collect,
         web,

@@ -35,6 +35,7 @@ from simulations.simulate import (
     SimulationResult,
     StartTooEarlyError,
     StoreNotNewError,
+    percentages,
     simulate,
 )
 from simulations.traffic import BadLineError
@@ -133,6 +134,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         say(f"autostart simulate: scenario {scenario.name} made a bad traffic {error}")
         return EXIT_BAD_INPUT
     phases.finish()
+    if not args.quiet:
+        say(f"simulate {scenario.name}: {render_phases(result.phases)}")
     for setting in result.unused_settings:
         say(f"warning: --set {setting}: scenario {scenario.name} has no such template")
     if not args.quiet:
@@ -147,6 +150,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     else:
         print(render_summary(result, store))
     return EXIT_CHECK_FAILED if result.violations else EXIT_OK
+
+
+def render_phases(phases: dict[str, float]) -> str:
+    """`phases: generate 3% · replay 61% · fold 27% · check 9% of 41.2 s`."""
+    shares = percentages(list(phases.values()))
+    parts = " · ".join(f"{name} {share}%" for name, share in zip(phases, shares, strict=True))
+    return f"phases: {parts} of {sum(phases.values()):.1f} s"
 
 
 def _exists(store: StoreAddress) -> str:
