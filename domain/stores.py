@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,16 @@ class StoreAddress:
         return f"PostgreSQL database {self.env['POSTGRES_DBNAME']} on {self.env['POSTGRES_HOST']}"
 
 
+# `SCHEME://USER:PASSWORD@`: what a message may show of an address is everything else. Up to
+# the last `@`: a password written without its escapes may hold `@`, `:` or `/`.
+_PASSWORD = re.compile(r"(://[^/@:]*:).*@")
+
+
+def redacted(address: str) -> str:
+    """The address as a message may show it: any password in it replaced by `***`."""
+    return _PASSWORD.sub(r"\1***@", address)
+
+
 def parse_store(address: str) -> StoreAddress:
     """`PATH.db`, `sqlite:///PATH`, `memory:` or `postgresql://USER:PASSWORD@HOST:PORT/DB`."""
     if address == "memory:":
@@ -69,7 +80,14 @@ def _sqlite(path: Path) -> StoreAddress:
 
 
 def _postgres(address: str) -> StoreAddress:
-    parts = urlsplit(address)
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError:  # a port that is no number, a bracket left open
+        raise StoreAddressError(
+            "expected postgresql://USER:PASSWORD@HOST:PORT/DB with a port number (a password "
+            "holding @, : or / must be percent-encoded: %40, %3A, %2F)"
+        ) from None
     database = parts.path.lstrip("/")
     if not (parts.hostname and parts.username and parts.password and database):
         raise StoreAddressError(
@@ -81,7 +99,7 @@ def _postgres(address: str) -> StoreAddress:
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": database,
         "POSTGRES_HOST": parts.hostname,
-        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_PORT": str(port or 5432),
         "POSTGRES_USER": unquote(parts.username),
         "POSTGRES_PASSWORD": unquote(parts.password),
         "POSTGRES_CONNECT_TIMEOUT": "5",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from domain.starter import MAX_CASCADE_DEPTH
-from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store
+from domain.stores import DEFAULT_STORE, StoreAddress, StoreAddressError, parse_store, redacted
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # An unexpected error (a bug), and Ctrl-C (128 + SIGINT, as shells report it).
@@ -74,11 +74,13 @@ def store_address(args: argparse.Namespace, *, must_exist: bool = False) -> Stor
     try:
         store = parse_store(args.store)
     except StoreAddressError as error:
-        raise UsageError(f"--store {args.store!r}: {error}") from None
+        raise UsageError(f"--store {redacted(args.store)!r}: {error}") from None
     if store.kind == "postgres":
         require_extra("postgres", "psycopg", "psycopg_pool")
     if must_exist and store.path is not None and not store.path.is_file():
-        raise UsageError(f"--store {args.store!r}: no store there (replay traffic into it first)")
+        raise UsageError(
+            f"--store {redacted(args.store)!r}: no store there (replay traffic into it first)"
+        )
     return store
 
 
