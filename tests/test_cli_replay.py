@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from replaying import as_lines, at, decisions_of
 
-from domain.stores import parse_store
+from domain.stores import parse_store, redacted
 from simulations.replay import open_store
 
 pytestmark = pytest.mark.slow
@@ -267,7 +267,9 @@ def test_a_bad_store_address_is_refused_with_status_2(tmp_path: Path, address: s
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "--store" in result.stderr
-    assert address in result.stderr
+    # Shown as given, but for its password.
+    assert redacted(address) in result.stderr
+    assert ":p@" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.jsonl"]
