@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from eventsourcing.domain import Aggregate
 
@@ -32,6 +32,7 @@ from projections.database import ReadDatabase
 from projections.locks import writing
 from projections.runner import catch_up
 from projections.suggestions import StoreConfigurations
+from projections.written import WrittenPages
 from simulations.replay import replay
 
 
@@ -151,15 +152,17 @@ def run(prepared: Prepared, app: AutostartApplication) -> AuditResult:
             f"{app.store.describe()} already holds events: audit a snapshot into a new store"
         )
 
-    def ignore(_: IO[str]) -> None:
-        return None
-
-    replay(
-        app, prepared.traffic, ignore, source=f"portal audit {prepared.contents.manifest.portal}"
-    )
     db = ReadDatabase(app.store)
     try:
-        catch_up(app, db)
+        with WrittenPages() as written:
+            replay(
+                app,
+                prepared.traffic,
+                None,
+                source=f"portal audit {prepared.contents.manifest.portal}",
+                on_stored=written.stored,
+            )
+            catch_up(app, db, written=written)
         decisions = db.query("SELECT * FROM decisions ORDER BY id")
         found = starts(prepared.contents, prepared.derived.templates)
         if prepared.collected is not None:
