@@ -19,6 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from simulations.generate import generate
+from simulations.scenario import load
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("typical-cloud", "heavy-import", "loop-prone", "on-premise-feed-drive")
 
@@ -46,9 +49,6 @@ for path in sorted(traffic.glob("*.jsonl")):
 
 
 def _write_traffic(folder: Path, files: int, seed: int) -> None:
-    from simulations.generate import generate  # noqa: PLC0415 - this version's generator
-    from simulations.scenario import load  # noqa: PLC0415
-
     rng = random.Random(seed)
     for number in range(files):
         scenario = rng.choice(SCENARIOS)

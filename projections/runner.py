@@ -109,7 +109,10 @@ def _fold_next(
     last: int | None,
     written: WrittenPages | None,
 ) -> tuple[int, int]:
-    """Writes the next page's rows: folded ahead when one fits, else read back from the store."""
+    """Writes the next page's rows: folded ahead when one fits, else read back from the store.
+
+    Returns the page's last position and its number of events (0 when there is none).
+    """
     ahead = None if written is None else written.next_after(done)
     if written is not None and ahead is not None:
         if ahead.first == done + 1 and (last is None or ahead.last <= last):
@@ -119,18 +122,6 @@ def _fold_next(
         if ahead.first > done + 1:
             # Events before the page (the replay's start, another writer's): read them back.
             last = ahead.first - 1 if last is None else min(last, ahead.first - 1)
-    return _read_back(app, db, ledger, done, page_size, last)
-
-
-def _read_back(
-    app: AutostartApplication,
-    db: ReadDatabase,
-    ledger: AuditLedger,
-    done: int,
-    page_size: int,
-    last: int | None,
-) -> tuple[int, int]:
-    """Folds the next page of events read from the store; returns its last position and size."""
     notifications = app.recorder.select_notifications(start=done + 1, limit=page_size, stop=last)
     if not notifications:
         return done, 0

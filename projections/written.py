@@ -64,15 +64,15 @@ class WrittenPages:
         """Folds one stored batch (`domain.application.OnStored`)."""
         if not recordings:
             return
+        positions = [recording.notification.id for recording in recordings]
+        if positions != list(range(positions[0], positions[0] + len(positions))):
+            # Not one run of positions (another writer came between): read back instead.
+            return
         # Every event of the batch belongs to an element named here: nothing older is needed.
         self._ledger.names.clear()
         for stream, name in names.items():
             self._ledger.remember(stream, name)
         page = Page()
-        positions = [recording.notification.id for recording in recordings]
-        if positions != list(range(positions[0], positions[0] + len(positions))):
-            # Not one run of positions (another writer came between): read back instead.
-            return
         for recording, position in zip(recordings, positions, strict=True):
             self._fold(recording.domain_event, position, page)
         written = WrittenPage(positions[0], positions[-1], page)

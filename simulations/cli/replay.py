@@ -7,7 +7,7 @@ import hashlib
 import shutil
 import sys
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -84,20 +84,18 @@ def _replay_and_fold(
 ) -> ReplaySummary | None:
     """Replays the traffic, then catches the read models up; None when already recorded."""
     summary: ReplaySummary | None = None
-    if store.kind == "memory":  # no read models to fold into
-        with suppress(AlreadyRecordedError):
-            summary = _replay(app, args, None)
-        return summary
-    # The read models' rows, folded as the events are written.
-    with WrittenPages() as written:
+    with ExitStack() as stack:
+        # The read models' rows, folded as the events are written (a memory store has none).
+        written = None if store.kind == "memory" else stack.enter_context(WrittenPages())
         # Already recorded: run again after a kill, its read models may still need catching up.
         with suppress(AlreadyRecordedError):
             summary = _replay(app, args, written)
-        db = ReadDatabase(store)
-        try:
-            catch_up(app, db, on_progress=progress("project", "events"), written=written)
-        finally:
-            db.close()
+        if written is not None:
+            db = ReadDatabase(store)
+            try:
+                catch_up(app, db, on_progress=progress("project", "events"), written=written)
+            finally:
+                db.close()
     return summary
 
 
